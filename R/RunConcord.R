@@ -1,0 +1,163 @@
+#' Run CONCORD: a batch-integrated, denoised embedding by contrastive learning
+#'
+#' Trains a CONCORD encoder on the cells' expression and returns their embedding. Each
+#' mini-batch is drawn from one batch (dataset) at a time, so that the contrastive loss
+#' cannot learn to tell batches apart, and optionally partly from one cell's kNN
+#' neighbourhood (`p.intra.knn`), so that fine cell states are resolved. The defaults
+#' reproduce the reference CONCORD (Python package concord-sc 1.0.13), except
+#' `min.steps`, which gives small data enough training steps.
+#'
+#' The input is log-normalized expression (Seurat's `data` slot, an SCE's `logcounts`);
+#' raw counts are detected and log-normalized (counts / cell total * 10000, then
+#' `log1p`) with a message. Training runs in the compiled engine (LibTorch on the CPU,
+#' or CUDA where the linked LibTorch has it); a progress bar shows epochs and loss, and
+#' Ctrl-C stops training and leaves the object as it was.
+#'
+#' @param object A Seurat object, a SingleCellExperiment, or a features x cells matrix
+#'   or `dgCMatrix` (default method).
+#' @param group.by Batch of each cell: a metadata column name (Seurat, SCE), or a vector
+#'   with one label per cell. `NULL` treats all cells as one dataset.
+#' @param features Features (genes) to train on. Default: the object's variable features
+#'   (Seurat), else the 2000 most variable genes, computed with a message.
+#' @param latent.dim Dimensions of the embedding.
+#' @param encoder.dims Widths of the encoder's hidden layers (`integer(0)` for none).
+#' @param epochs Training epochs.
+#' @param batch.size Cells per mini-batch.
+#' @param lr Learning rate of Adam.
+#' @param decay.rate Learning-rate multiplier per epoch (the reference multiplies by
+#'   0.97 twice per epoch: 0.9409).
+#' @param temperature Temperature of the NT-Xent loss.
+#' @param beta Hard-negative weight of the loss (0 gives plain NT-Xent).
+#' @param element.mask Probability that a non-zero value is zeroed in an augmented view.
+#' @param feature.mask Probability that a gene is dropped from a view (the same genes for
+#'   a whole mini-batch).
+#' @param p.intra.knn Share of a mini-batch drawn from the kNN neighbourhood of one core
+#'   cell (0 turns kNN sampling off).
+#' @param p.intra.domain Share of a mini-batch drawn from its own batch (1 gives
+#'   batch-pure mini-batches).
+#' @param knn.k Neighbourhood size for kNN sampling; `NULL` means `min(1000, cells / 10)`.
+#' @param knn.metric Distance of the kNN graph: `"euclidean"` or `"cosine"`.
+#' @param warmup.epochs Epochs trained before the kNN graph is built from the model's own
+#'   embedding (kNN sampling only).
+#' @param min.steps Minimum number of optimizer steps over all epochs: with fewer
+#'   mini-batches than that, each epoch draws more of them. Not in the reference, whose
+#'   few dozen steps under-train data of a few thousand cells; larger data is unaffected.
+#' @param norm Normalization in each encoder block: `"layer"`, `"batch"` or `"none"`.
+#' @param dropout Dropout probability in each encoder block.
+#' @param seed Random seed; the same seed and `threads` give the same embedding.
+#' @param threads CPU threads; `NULL` uses every core.
+#' @param device `"auto"` (CUDA when available, else CPU), `"cpu"` or `"cuda"`.
+#' @param verbose Show messages and a progress bar.
+#' @param reduction.key Prefix of the embedding's column names.
+#' @param ... Arguments passed to the default method; unknown names are an error.
+#'
+#' @return For a Seurat object, the object with a DimReduc (named by `reduction.name`,
+#'   default `"concord"`) whose `misc` holds the parameters, the loss of each epoch,
+#'   the features and the run time. For a SingleCellExperiment, the object with
+#'   `reducedDim(x, reduction.name)` (default `"CONCORD"`) and the same information in
+#'   `metadata(x)$concord[[reduction.name]]`. For a matrix, the cells x `latent.dim`
+#'   embedding, with that information in `attr(, "concord")`.
+#' @export
+#' @examples
+#' data <- readRDS(system.file("extdata", "kang_ifnb.rds", package = "concordR"))
+#' emb <- RunConcord(data$counts, group.by = data$meta$batch, epochs = 2,
+#'                   min.steps = 0, latent.dim = 16, threads = 1, verbose = FALSE)
+#' dim(emb)
+RunConcord <- function(object, ...) UseMethod("RunConcord")
+
+#' @rdname RunConcord
+#' @export
+RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.dim = 100,
+                               encoder.dims = 1000, epochs = 15, batch.size = 256, lr = 0.01,
+                               decay.rate = 0.9409, temperature = 0.4, beta = 1,
+                               element.mask = 0.4, feature.mask = 0.3, p.intra.knn = 0,
+                               p.intra.domain = 1, knn.k = NULL, knn.metric = "euclidean",
+                               warmup.epochs = 2, min.steps = 600,
+                               norm = c("layer", "batch", "none"), dropout = 0, seed = 0,
+                               threads = NULL, device = c("auto", "cpu", "cuda"),
+                               verbose = TRUE, reduction.key = "CONCORD_", ...) {
+  .check_dots(...)
+  .check_flag(verbose, "verbose")
+  .check_string(reduction.key, "reduction.key")
+  params <- .concord_params(
+    latent.dim = latent.dim, encoder.dims = encoder.dims, epochs = epochs,
+    batch.size = batch.size, lr = lr, decay.rate = decay.rate, temperature = temperature,
+    beta = beta, element.mask = element.mask, feature.mask = feature.mask,
+    p.intra.knn = p.intra.knn, p.intra.domain = p.intra.domain, knn.k = knn.k,
+    knn.metric = knn.metric, warmup.epochs = warmup.epochs, min.steps = min.steps,
+    norm = norm, dropout = dropout, seed = seed, threads = threads, device = device
+  )
+  n.cells <- ncol(object)
+  if (is.null(n.cells)) .stop("expected a features x cells matrix; got an object of class ", class(object)[1], ".")
+  batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
+  x <- .prepare_expression(object, features, verbose)
+  fit <- .train_engine(x, batch, params, verbose)
+
+  emb <- fit$embedding
+  dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
+  attr(emb, "concord") <- list(
+    params = params, loss = fit$loss, steps = fit$steps, seconds = fit$seconds,
+    features = rownames(x), batches = levels(batch),
+    version = as.character(utils::packageVersion("concordR"))
+  )
+  emb
+}
+
+#' @rdname RunConcord
+#' @param assay Assay to read: for Seurat the assay name (default: the default assay);
+#'   for SingleCellExperiment the assay name (default: `"logcounts"` if present, else
+#'   `"counts"`).
+#' @param slot Seurat slot to read: `"data"` (log-normalized, default) or `"counts"`.
+#' @param reduction.name Name under which the embedding is stored.
+#' @export
+RunConcord.Seurat <- function(object, group.by = NULL, features = NULL, assay = NULL,
+                              slot = "data", reduction.name = "concord",
+                              reduction.key = "CONCORD_", verbose = TRUE, ...) {
+  .require("SeuratObject", "to run on a Seurat object")
+  assay <- if (is.null(assay)) SeuratObject::DefaultAssay(object) else assay
+  .check_string(assay, "assay")
+  .check_string(slot, "slot")
+  .check_string(reduction.name, "reduction.name")
+  x <- .seurat_matrix(object, assay = assay, slot = slot)
+  if (is.null(features)) {
+    features <- SeuratObject::VariableFeatures(object, assay = assay)
+    if (length(features) == 0L) features <- NULL
+  }
+  batch <- .batch_labels(group.by, meta = object[[]], n.cells = ncol(object))
+  emb <- RunConcord.default(x, group.by = batch, features = features,
+                            reduction.key = reduction.key, verbose = verbose, ...)
+  misc <- attr(emb, "concord")
+  attr(emb, "concord") <- NULL
+  object[[reduction.name]] <- SeuratObject::CreateDimReducObject(
+    embeddings = emb, key = reduction.key, assay = assay, misc = misc
+  )
+  SeuratObject::LogSeuratCommand(object)
+}
+
+#' @rdname RunConcord
+#' @export
+RunConcord.SingleCellExperiment <- function(object, group.by = NULL, features = NULL,
+                                            assay = NULL, reduction.name = "CONCORD",
+                                            reduction.key = "CONCORD_", verbose = TRUE, ...) {
+  .require("SingleCellExperiment", "to run on a SingleCellExperiment")
+  available <- SummarizedExperiment::assayNames(object)
+  if (is.null(assay)) assay <- if ("logcounts" %in% available) "logcounts" else "counts"
+  .check_string(assay, "assay")
+  .check_string(reduction.name, "reduction.name")
+  if (!assay %in% available) {
+    .stop("assay '", assay, "' not found in the SingleCellExperiment; available: ",
+          if (length(available)) paste(available, collapse = ", ") else "none", ".")
+  }
+  x <- SummarizedExperiment::assay(object, assay, withDimnames = TRUE)
+  meta <- as.data.frame(SummarizedExperiment::colData(object))
+  batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(object))
+  emb <- RunConcord.default(x, group.by = batch, features = features,
+                            reduction.key = reduction.key, verbose = verbose, ...)
+  misc <- attr(emb, "concord")
+  attr(emb, "concord") <- NULL
+  SingleCellExperiment::reducedDim(object, reduction.name) <- emb
+  info <- S4Vectors::metadata(object)
+  info$concord[[reduction.name]] <- misc
+  S4Vectors::metadata(object) <- info
+  object
+}

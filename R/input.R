@@ -1,0 +1,142 @@
+# Reading expression and batch labels out of the user's object, and preparing the
+# genes x cells matrix the engine trains on.
+
+# The one place that reads a Seurat assay. SeuratObject 4 takes `slot =`; SeuratObject 5
+# stores it as layers, possibly split by batch, which are joined first. Named arguments
+# only: SeuratObject 4 silently ignores unknown ones such as `layer =`.
+.seurat_matrix <- function(object, assay, slot) {
+  if (!assay %in% names(object@assays)) {
+    .stop("assay '", assay, "' not found in the Seurat object; available: ",
+          paste(names(object@assays), collapse = ", "), ".")
+  }
+  if (!slot %in% c("counts", "data")) {
+    .stop("'slot' must be \"data\" (log-normalized, the default) or \"counts\"; got ", .show(slot), ".")
+  }
+  a <- object[[assay]]
+  if (utils::packageVersion("SeuratObject") >= "5.0.0" && inherits(a, "Assay5")) {
+    layers <- getExportedValue("SeuratObject", "Layers")(a, search = slot)
+    if (length(layers) > 1L) a <- getExportedValue("SeuratObject", "JoinLayers")(a, layers = slot)
+    return(getExportedValue("SeuratObject", "LayerData")(a, layer = slot))
+  }
+  SeuratObject::GetAssayData(object, assay = assay, slot = slot)
+}
+
+# Batch labels as a factor, from a metadata column name or a vector with one label per
+# cell; NULL means one dataset.
+.batch_labels <- function(group.by, meta, n.cells) {
+  if (is.null(group.by)) return(factor(rep("all", n.cells)))
+  if (is.character(group.by) && length(group.by) == 1L && n.cells != 1L) {
+    if (is.null(meta) || !group.by %in% colnames(meta)) {
+      .stop("group.by column '", group.by, "' not found in the cell metadata",
+            if (!is.null(meta) && ncol(meta) > 0L)
+              paste0("; available: ", paste(colnames(meta), collapse = ", ")),
+            ". Give a column name or a vector with one batch label per cell.")
+    }
+    labels <- meta[[group.by]]
+  } else {
+    labels <- group.by
+  }
+  if (!is.atomic(labels) || length(labels) != n.cells) {
+    .stop("group.by must be a metadata column name or a vector with one batch label per cell (",
+          n.cells, " cells); got ", .show(labels), ".")
+  }
+  if (anyNA(labels)) {
+    .stop("group.by has ", sum(is.na(labels)), " missing (NA) batch label(s); give every cell a ",
+          "batch, or subset the object to labelled cells first.")
+  }
+  droplevels(as.factor(labels))
+}
+
+# Each batch must fill at least one mini-batch of the minimum size.
+.check_batch_sizes <- function(batch, min.cells = 4L) {
+  sizes <- table(batch)
+  small <- sizes[sizes < min.cells]
+  if (length(small)) {
+    .stop("batch(es) ", paste0("'", names(small), "' (", small, " cells)", collapse = ", "),
+          " have fewer than ", min.cells, " cells, too few for a training batch. Merge them ",
+          "with another batch or remove those cells.")
+  }
+}
+
+.as_dgc <- function(x) {
+  if (inherits(x, "dgCMatrix")) return(x)
+  if (!(is.matrix(x) || inherits(x, "Matrix")) || !(is.numeric(x) || inherits(x, "Matrix"))) {
+    .stop("expected a numeric features x cells matrix or dgCMatrix; got an object of class ",
+          class(x)[1], ".")
+  }
+  methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+}
+
+# Raw counts: every stored value a whole number. Log-normalized data never is.
+.looks_like_counts <- function(x) {
+  v <- x@x
+  if (length(v) > 1e6) v <- v[seq(1L, length(v), length.out = 1e6)]
+  length(v) > 0L && all(v == round(v))
+}
+
+# Seurat's LogNormalize: log1p(count / cell total * scale.factor).
+.log_normalize <- function(x, scale.factor = 1e4) {
+  totals <- Matrix::colSums(x)
+  per.value <- rep(totals, diff(x@p))
+  x@x <- log1p(x@x / per.value * scale.factor)
+  x
+}
+
+# The n genes whose variance most exceeds that of genes of similar mean (a loess fit of
+# log variance on log mean over log-normalized values).
+.variable_genes <- function(x, n = 2000L) {
+  if (nrow(x) <= n) return(rownames(x))
+  mean <- Matrix::rowMeans(x)
+  var <- pmax(Matrix::rowMeans(x^2) - mean^2, 0) * ncol(x) / max(ncol(x) - 1, 1)
+  ok <- mean > 0 & var > 0
+  score <- rep(-Inf, nrow(x))
+  fit <- stats::loess(log10(var[ok]) ~ log10(mean[ok]), span = 0.3, degree = 2)
+  score[ok] <- log10(var[ok]) - stats::fitted(fit)
+  rownames(x)[order(score, decreasing = TRUE)[seq_len(n)]]
+}
+
+# The features x cells dgCMatrix to train on: normalized if it holds raw counts,
+# restricted to `features` (default: the n most variable genes), checked for values the
+# engine cannot use.
+.prepare_expression <- function(x, features, verbose) {
+  x <- .as_dgc(x)
+  if (ncol(x) == 0L || nrow(x) == 0L) {
+    .stop("the input has ", nrow(x), " features and ", ncol(x), " cells; RunConcord needs ",
+          "both. Check the object or the subset you passed.")
+  }
+  if (is.null(rownames(x))) rownames(x) <- paste0("gene_", seq_len(nrow(x)))
+  if (is.null(colnames(x))) colnames(x) <- paste0("cell_", seq_len(ncol(x)))
+  if (any(!is.finite(x@x))) {
+    .stop("the expression matrix holds ", sum(!is.finite(x@x)), " non-finite value(s) (NA, NaN ",
+          "or Inf); remove or replace them first.")
+  }
+  if (any(x@x < 0)) {
+    .stop("the expression matrix holds negative values (e.g. scaled data); give raw counts or ",
+          "log-normalized data instead.")
+  }
+  if (.looks_like_counts(x)) {
+    if (verbose) message("The input looks like raw counts; log-normalizing it ",
+                         "(counts / cell total * 10000, then log1p).")
+    x <- .log_normalize(x)
+  }
+  if (is.null(features)) {
+    features <- .variable_genes(x)
+    if (verbose) message("Using the ", length(features), " most variable genes as features ",
+                         "(set 'features' to choose them).")
+  } else {
+    if (!is.character(features) || anyNA(features)) {
+      .stop("'features' must be a character vector of feature (gene) names.")
+    }
+    present <- unique(features[features %in% rownames(x)])
+    if (length(present) == 0L) {
+      .stop("none of the ", length(features), " requested features is in the data (first: ",
+            paste(utils::head(features, 3), collapse = ", "), "). Check the feature names and assay.")
+    }
+    if (length(present) < length(unique(features))) {
+      warning(length(unique(features)) - length(present), " of the ", length(unique(features)),
+              " requested features are not in the data and are left out.", call. = FALSE)
+    }
+    features <- present
+  }
+  x[features, , drop = FALSE]
+}

@@ -1,0 +1,69 @@
+# The hyperparameters of RunConcord(), checked and turned into the engine's options.
+
+.concord_params <- function(latent.dim, encoder.dims, epochs, batch.size, lr, decay.rate,
+                            temperature, beta, element.mask, feature.mask, p.intra.knn,
+                            p.intra.domain, knn.k, knn.metric, warmup.epochs, min.steps,
+                            norm, dropout, seed, threads, device) {
+  .check_number(latent.dim, "latent.dim", lower = 1, integer = TRUE)
+  if (!(is.numeric(encoder.dims) && all(!is.na(encoder.dims)) &&
+        all(encoder.dims >= 1) && all(encoder.dims == round(encoder.dims)))) {
+    .stop("'encoder.dims' must be a vector of whole numbers >= 1 (hidden layer widths), or ",
+          "integer(0) for no hidden layer; got ", .show(encoder.dims), ".")
+  }
+  .check_number(epochs, "epochs", lower = 0, integer = TRUE)
+  .check_number(batch.size, "batch.size", lower = 4, integer = TRUE)
+  .check_number(lr, "lr", lower = 0, lower.open = TRUE)
+  .check_number(decay.rate, "decay.rate", lower = 0, upper = 1, lower.open = TRUE)
+  .check_number(temperature, "temperature", lower = 0, lower.open = TRUE)
+  .check_number(beta, "beta", lower = 0)
+  .check_probability(element.mask, "element.mask")
+  .check_probability(feature.mask, "feature.mask")
+  .check_probability(p.intra.knn, "p.intra.knn")
+  .check_probability(p.intra.domain, "p.intra.domain")
+  if (!is.null(knn.k)) .check_number(knn.k, "knn.k", lower = 1, integer = TRUE)
+  knn.metric <- .match_choice(knn.metric, c("euclidean", "cosine"), "knn.metric")
+  .check_number(warmup.epochs, "warmup.epochs", lower = 0, integer = TRUE)
+  .check_number(min.steps, "min.steps", lower = 0, integer = TRUE)
+  norm <- .match_choice(norm, c("layer", "batch", "none"), "norm")
+  .check_number(dropout, "dropout", lower = 0, upper = 1)
+  if (dropout >= 1) .stop("'dropout' must be below 1 (1 would drop every unit); got ", dropout, ".")
+  .check_number(seed, "seed", lower = 0, upper = 2^53, integer = TRUE)
+  if (!is.null(threads)) .check_number(threads, "threads", lower = 1, integer = TRUE)
+  device <- .resolve_device(device)
+
+  list(
+    latent_dim = as.integer(latent.dim), encoder_dims = as.integer(encoder.dims),
+    norm = norm, dropout = as.numeric(dropout), batch_size = as.integer(batch.size),
+    p_intra_knn = as.numeric(p.intra.knn), p_intra_domain = as.numeric(p.intra.domain),
+    knn_metric = knn.metric, epochs = as.integer(epochs), lr = as.numeric(lr),
+    lr_decay = as.numeric(decay.rate), temperature = as.numeric(temperature),
+    beta = as.numeric(beta), element_mask = as.numeric(element.mask),
+    feature_mask = as.numeric(feature.mask),
+    knn_k = if (is.null(knn.k)) 0L else as.integer(knn.k),
+    warmup_epochs = as.integer(warmup.epochs), min_steps = as.integer(min.steps),
+    seed = as.numeric(seed),
+    threads = .concord_resolve_threads(if (is.null(threads)) 0L else as.integer(threads)),
+    device = device
+  )
+}
+
+.match_choice <- function(x, choices, name) {
+  if (is.character(x) && length(x) == length(choices) && all(x == choices)) return(choices[1])
+  if (!(is.character(x) && length(x) == 1L && x %in% choices)) {
+    .stop("'", name, "' must be one of ", paste0('"', choices, '"', collapse = ", "),
+          "; got ", .show(x), ".")
+  }
+  x
+}
+
+.resolve_device <- function(device) {
+  device <- .match_choice(device, c("auto", "cpu", "cuda"), "device")
+  cuda <- .concord_cuda_available()
+  if (device == "cuda" && !cuda) {
+    .stop("device = \"cuda\" was requested, but this concordR was built against a LibTorch ",
+          "without CUDA (or no GPU is visible). Use device = \"cpu\", or reinstall concordR with ",
+          "LIBTORCH_HOME pointing to a CUDA build of LibTorch.")
+  }
+  if (device == "auto") device <- if (cuda) "cuda" else "cpu"
+  device
+}

@@ -1,0 +1,101 @@
+#include "knn.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace concord {
+
+struct KnnIndex::Impl {
+  std::unique_ptr<faiss::IndexFlatL2> quantizer;
+  std::unique_ptr<faiss::Index> index;
+};
+
+namespace {
+
+// Faiss parallelises with OpenMP's global thread count; this scopes it to one call.
+class OmpThreads {
+ public:
+  explicit OmpThreads(int threads) : previous_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+  ~OmpThreads() { omp_set_num_threads(previous_); }
+
+ private:
+  int previous_;
+};
+
+}  // namespace
+
+void normalize_rows(float* data, int64_t n, int dim) {
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = data + i * dim;
+    double sum = 0;
+    for (int j = 0; j < dim; ++j) sum += static_cast<double>(row[j]) * row[j];
+    if (sum > 0) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+      for (int j = 0; j < dim; ++j) row[j] *= inv;
+    }
+  }
+}
+
+KnnIndex::KnnIndex(const float* data, int64_t n, int dim, const KnnOptions& options, int threads)
+    : impl_(new Impl), n_(n), dim_(dim), options_(options), threads_(std::max(1, threads)) {
+  if (n < 1 || dim < 1) throw std::invalid_argument("kNN index needs at least one point and one dimension");
+  std::vector<float> normalised;
+  if (options_.metric == Metric::cosine) {
+    normalised.assign(data, data + n * dim);
+    normalize_rows(normalised.data(), n, dim);
+    data = normalised.data();
+  }
+  OmpThreads scope(threads_);
+  if (n <= options_.exact_max) {
+    auto flat = std::make_unique<faiss::IndexFlatL2>(dim);
+    flat->add(n, data);
+    impl_->index = std::move(flat);
+    return;
+  }
+  const int nlist = options_.nlist > 0 ? options_.nlist
+                                       : std::max(1, static_cast<int>(std::sqrt(static_cast<double>(n))));
+  impl_->quantizer = std::make_unique<faiss::IndexFlatL2>(dim);
+  auto ivf = std::make_unique<faiss::IndexIVFFlat>(impl_->quantizer.get(), dim, nlist, faiss::METRIC_L2);
+  ivf->nprobe = options_.nprobe;
+  ivf->train(n, data);
+  ivf->add(n, data);
+  impl_->index = std::move(ivf);
+}
+
+KnnIndex::~KnnIndex() = default;
+
+bool KnnIndex::exact() const { return impl_->quantizer == nullptr; }
+
+void KnnIndex::search(const float* queries, int64_t nq, int k, std::vector<int64_t>& indices,
+                      std::vector<float>& distances) const {
+  if (k < 1) throw std::invalid_argument("k must be at least 1");
+  std::vector<float> normalised;
+  if (options_.metric == Metric::cosine) {
+    normalised.assign(queries, queries + nq * dim_);
+    normalize_rows(normalised.data(), nq, dim_);
+    queries = normalised.data();
+  }
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(nq) * k);
+  distances.resize(static_cast<size_t>(nq) * k);
+  {
+    OmpThreads scope(threads_);
+    impl_->index->search(nq, queries, k, distances.data(), labels.data());
+  }
+  indices.assign(labels.begin(), labels.end());
+  for (size_t i = 0; i < distances.size(); ++i) {
+    if (labels[i] < 0) {
+      distances[i] = std::numeric_limits<float>::infinity();
+    } else {
+      // Faiss reports squared L2; tiny negative values come from rounding.
+      const float d2 = std::max(0.0f, distances[i]);
+      distances[i] = options_.metric == Metric::cosine ? d2 / 2.0f : std::sqrt(d2);
+    }
+  }
+}
+
+}  // namespace concord

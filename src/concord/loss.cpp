@@ -1,0 +1,33 @@
+#include "loss.h"
+
+#include <cmath>
+#include <limits>
+
+namespace concord {
+
+torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature,
+                      double beta) {
+  const int64_t b = z1.size(0);
+  const auto opts = torch::TensorOptions().device(z1.device());
+  torch::Tensor z = torch::nn::functional::normalize(
+      torch::cat({z1, z2}, 0), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  torch::Tensor logits = torch::mm(z, z.t()) / temperature;
+
+  torch::Tensor self = torch::eye(2 * b, opts.dtype(torch::kBool));
+  torch::Tensor targets = torch::cat({torch::arange(b, 2 * b, opts.dtype(torch::kLong)),
+                                      torch::arange(0, b, opts.dtype(torch::kLong))});
+  if (beta > 0 && b > 1) {
+    torch::Tensor positive = torch::zeros({2 * b, 2 * b}, opts.dtype(torch::kBool));
+    positive.scatter_(1, targets.unsqueeze(1), true);
+    torch::Tensor negative = ~(self | positive);
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    torch::Tensor weighted = (beta * logits).masked_fill(~negative, neg_inf);
+    torch::Tensor log_norm =
+        torch::logsumexp(weighted, 1, /*keepdim=*/true) - std::log(static_cast<double>(2 * b - 2));
+    logits = torch::where(negative, (beta + 1.0) * logits - log_norm, logits);
+  }
+  logits = logits.masked_fill(self, -std::numeric_limits<double>::infinity());
+  return torch::nn::functional::cross_entropy(logits, targets);
+}
+
+}  // namespace concord

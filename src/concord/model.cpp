@@ -1,0 +1,72 @@
+#include "model.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "kernels.h"
+
+namespace concord {
+
+namespace {
+
+void add_block_tail(torch::nn::Sequential& body, int width, const ModelOptions& o) {
+  switch (o.norm) {
+    case Norm::layer:
+      body->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
+      break;
+    case Norm::batch:
+      body->push_back(torch::nn::BatchNorm1d(width));
+      break;
+    case Norm::none:
+      break;
+  }
+  body->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(o.leaky_slope)));
+  if (o.dropout > 0) body->push_back(torch::nn::Dropout(o.dropout));
+}
+
+}  // namespace
+
+EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.latent_dim) {
+  if (n_genes < 1) throw std::invalid_argument("the encoder needs at least one input gene");
+  if (o.latent_dim < 1) throw std::invalid_argument("latent_dim must be at least 1");
+  std::vector<int> widths = o.encoder_dims;
+  widths.push_back(o.latent_dim);
+  for (int w : widths) {
+    if (w < 1) throw std::invalid_argument("layer widths must be at least 1");
+  }
+  // Kaiming-normal weights for a LeakyReLU with PyTorch's default a = 0 (gain sqrt(2)),
+  // zero biases, as the reference initialises its Linear layers.
+  weight_in_ = register_parameter(
+      "weight_in", torch::randn({n_genes, widths[0]}) * std::sqrt(2.0 / n_genes));
+  bias_in_ = register_parameter("bias_in", torch::zeros({widths[0]}));
+  body_ = register_module("body", torch::nn::Sequential());
+  add_block_tail(body_, widths[0], o);
+  for (size_t l = 1; l < widths.size(); ++l) {
+    torch::nn::Linear linear(widths[l - 1], widths[l]);
+    torch::nn::init::kaiming_normal_(linear->weight, 0.0, torch::kFanIn, torch::kLeakyReLU);
+    torch::nn::init::zeros_(linear->bias);
+    body_->push_back(linear);
+    add_block_tail(body_, widths[l], o);
+  }
+}
+
+torch::Tensor EncoderImpl::first_layer_sparse(const SparseBatch& x, int threads) const {
+  const int h = static_cast<int>(weight_in_.size(1));
+  torch::Tensor out = torch::empty({x.n_rows, h});
+  sparse_forward(x, weight_in_.data_ptr<float>(), bias_in_.data_ptr<float>(), h,
+                 out.data_ptr<float>(), threads);
+  return out;
+}
+
+torch::Tensor EncoderImpl::first_layer_dense(const SparseBatch& x) const {
+  torch::Tensor dense = torch::zeros({x.n_rows, x.n_cols});
+  float* d = dense.data_ptr<float>();
+  for (int r = 0; r < x.n_rows; ++r) {
+    for (int k = x.indptr[r]; k < x.indptr[r + 1]; ++k) {
+      d[static_cast<int64_t>(r) * x.n_cols + x.indices[k]] = x.values[k];
+    }
+  }
+  return torch::addmm(bias_in_, dense.to(weight_in_.device()), weight_in_);
+}
+
+}  // namespace concord

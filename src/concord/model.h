@@ -1,0 +1,42 @@
+// The CONCORD encoder: blocks of Linear -> norm -> LeakyReLU -> Dropout for each hidden
+// layer and for the latent layer. The embedding is the last block's output.
+//
+// The first Linear is held apart from the rest because its input is a sparse batch:
+// on the CPU it runs through the sparse kernels (kernels.h), elsewhere through a dense
+// copy of the batch and LibTorch's own matmul.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "augment.h"
+#include "options.h"
+
+namespace concord {
+
+class EncoderImpl : public torch::nn::Module {
+ public:
+  EncoderImpl(int n_genes, const ModelOptions& options);
+
+  // First Linear on the sparse kernels; not tracked by autograd (CPU only).
+  torch::Tensor first_layer_sparse(const SparseBatch& x, int threads) const;
+  // First Linear through a dense copy of the batch, tracked by autograd (any device).
+  torch::Tensor first_layer_dense(const SparseBatch& x) const;
+  // Everything after the first Linear.
+  torch::Tensor rest(const torch::Tensor& first_out) { return body_->forward(first_out); }
+
+  int n_genes() const { return static_cast<int>(weight_in_.size(0)); }
+  int latent_dim() const { return latent_dim_; }
+  // Stored genes x hidden (transposed from nn::Linear) so that a gene's weights are one
+  // contiguous row for the sparse kernels.
+  torch::Tensor& weight_in() { return weight_in_; }
+  torch::Tensor& bias_in() { return bias_in_; }
+
+ private:
+  torch::Tensor weight_in_;
+  torch::Tensor bias_in_;
+  torch::nn::Sequential body_;
+  int latent_dim_;
+};
+TORCH_MODULE(Encoder);
+
+}  // namespace concord

@@ -1,0 +1,87 @@
+// Every default of the engine, in one place.
+//
+// The defaults reproduce the reference CONCORD (Python package concord-sc 1.0.13)
+// unless a comment says otherwise and why. The R front end mirrors them in
+// RunConcord()'s formals; tests/testthat/test-defaults.R checks that the two agree.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace concord {
+
+enum class Norm { layer, batch, none };
+enum class Metric { euclidean, cosine };
+
+struct SamplerOptions {
+  int batch_size = 256;
+  // Share of a batch drawn from the kNN neighbourhood of one core cell (0 = off).
+  double p_intra_knn = 0.0;
+  // Share of a batch (and of its kNN part) drawn from the batch's own domain.
+  double p_intra_domain = 1.0;
+  // Batches with fewer distinct cells than this are dropped, as in the reference.
+  int min_batch_size = 4;
+  // At least this many batches per epoch: each domain's count is scaled up by a common
+  // factor to reach it. Not in the reference; see TrainOptions::min_steps.
+  int min_batches_per_epoch = 0;
+};
+
+struct KnnOptions {
+  Metric metric = Metric::euclidean;
+  // Exact (flat) search up to this many indexed points, IVF-Flat above it.
+  int64_t exact_max = 20000;
+  // IVF lists; 0 means sqrt(n), as in the reference.
+  int nlist = 0;
+  int nprobe = 10;
+};
+
+struct ModelOptions {
+  int latent_dim = 100;
+  std::vector<int> encoder_dims = {1000};
+  Norm norm = Norm::layer;
+  double dropout = 0.0;
+  double leaky_slope = 0.1;
+};
+
+struct TrainOptions {
+  ModelOptions model;
+  SamplerOptions sampler;
+  KnnOptions knn;
+
+  int epochs = 15;
+  // Adam, no weight decay.
+  double lr = 1e-2;
+  // Learning rate multiplier per epoch: the reference multiplies by 0.97 at each
+  // scheduler step and steps twice per epoch.
+  double lr_decay = 0.97 * 0.97;
+  double temperature = 0.4;
+  // Hard-negative weight; 0 gives plain NT-Xent.
+  double beta = 1.0;
+  // Probability that a stored (non-zero) value is zeroed in a view.
+  double element_mask = 0.4;
+  // Probability that a gene is dropped from a view, drawn once per batch.
+  double feature_mask = 0.3;
+  // kNN neighbourhood size for the sampler; 0 means min(1000, n / 10).
+  int knn_k = 0;
+  // Epochs trained before the kNN graph is built from the model's own embedding.
+  int warmup_epochs = 2;
+  // Fewer optimizer steps than this in total and each epoch draws more batches. The
+  // reference trains floor(n / batch_size) steps per epoch, only a few dozen steps on
+  // a thousand cells, which leaves small data under-trained (bench/README.md measures
+  // it). Large data already exceeds this and is unaffected.
+  int min_steps = 600;
+  uint64_t seed = 0;
+  // 0 means every core the machine reports.
+  int threads = 0;
+  // "cpu" or "cuda".
+  std::string device = "cpu";
+  // On the CPU, run the first layer and Adam through the sparse and fused kernels;
+  // false takes LibTorch's dense path, the one used on other devices (tests compare
+  // the two).
+  bool sparse_kernels = true;
+  // Cells per forward pass when encoding all cells after training.
+  int inference_batch_size = 1024;
+};
+
+}  // namespace concord

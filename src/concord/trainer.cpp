@@ -1,0 +1,237 @@
+#include "trainer.h"
+
+#include <dlfcn.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "augment.h"
+#include "kernels.h"
+#include "knn.h"
+#include "loss.h"
+#include "model.h"
+#include "rng.h"
+#include "sampler.h"
+
+namespace concord {
+
+namespace {
+
+// LibTorch calls whatever BLAS the system provides; OpenBLAS keeps its own thread
+// pool, sized to every core unless told otherwise.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    set(threads);
+  }
+}
+
+// Adam over every parameter with the fused kernel; the first layer's gradient may come
+// from the sparse kernels instead of autograd.
+class FusedAdam {
+ public:
+  explicit FusedAdam(const std::vector<torch::Tensor>& params) : params_(params) {
+    for (const auto& p : params_) {
+      m_.push_back(torch::zeros_like(p));
+      v_.push_back(torch::zeros_like(p));
+    }
+  }
+
+  void step(const std::vector<torch::Tensor>& grads, double lr, int threads) {
+    AdamSettings s;
+    s.lr = lr;
+    s.step = ++step_;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      torch::Tensor g = grads[i].contiguous();
+      adam_update(params_[i].data_ptr<float>(), g.data_ptr<float>(), m_[i].data_ptr<float>(),
+                  v_[i].data_ptr<float>(), params_[i].numel(), s, threads);
+    }
+  }
+
+ private:
+  std::vector<torch::Tensor> params_, m_, v_;
+  int64_t step_ = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o)
+      : x_(x), o_(o), rng_(o.seed), sampler_(domains, sampler_options(o)) {
+    threads_ = resolve_threads(o.threads);
+    torch::set_num_threads(threads_);
+    set_blas_threads(threads_);
+    torch::manual_seed(o.seed);
+    device_ = torch::Device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
+    sparse_ = device_.is_cpu() && o.sparse_kernels;
+    encoder_ = Encoder(x.n_cols, o.model);
+    encoder_->to(device_);
+    params_ = encoder_->parameters();
+    if (sparse_) {
+      adam_ = std::make_unique<FusedAdam>(params_);
+      weight_grad_ = torch::empty_like(encoder_->weight_in());
+    } else {
+      torch_adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(o.lr));
+    }
+  }
+
+  TrainResult run(const TrainCallbacks& cb) {
+    TrainResult result;
+    result.threads = threads_;
+    const bool knn_mode = o_.sampler.p_intra_knn > 0;
+    const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, x_.n_rows / 10));
+    std::unique_ptr<KnnIndex> index;
+    std::vector<float> embedding;
+    NeighbourFn neighbours = [&](const std::vector<int>& cores, int kk, std::vector<int64_t>& out) {
+      const int dim = encoder_->latent_dim();
+      std::vector<float> queries(cores.size() * dim);
+      for (size_t c = 0; c < cores.size(); ++c) {
+        std::copy_n(embedding.data() + static_cast<int64_t>(cores[c]) * dim, dim, queries.data() + c * dim);
+      }
+      std::vector<float> dist;
+      index->search(queries.data(), static_cast<int64_t>(cores.size()), kk, out, dist);
+    };
+
+    for (int epoch = 0; epoch < o_.epochs; ++epoch) {
+      if (knn_mode && epoch == o_.warmup_epochs) {
+        embedding = embed_all();
+        index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, encoder_->latent_dim(),
+                                           o_.knn, threads_);
+      }
+      const double lr = o_.lr * std::pow(o_.lr_decay, epoch);
+      if (torch_adam_) {
+        for (auto& group : torch_adam_->param_groups()) {
+          static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+        }
+      }
+      const auto batches = sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
+      double total = 0;
+      for (const auto& batch : batches) {
+        if (cb.interrupted && cb.interrupted()) throw Interrupted();
+        total += step(batch, lr);
+        ++result.steps;
+      }
+      const double mean = batches.empty() ? 0.0 : total / batches.size();
+      result.epoch_loss.push_back(mean);
+      if (cb.epoch_end) cb.epoch_end(epoch + 1, o_.epochs, mean);
+    }
+    result.embedding = embed_all();
+    result.n_cells = x_.n_rows;
+    result.latent_dim = encoder_->latent_dim();
+    return result;
+  }
+
+ private:
+  static SamplerOptions sampler_options(const TrainOptions& o) {
+    SamplerOptions s = o.sampler;
+    if (o.epochs > 0) s.min_batches_per_epoch = (o.min_steps + o.epochs - 1) / o.epochs;
+    return s;
+  }
+
+  torch::Tensor first_layer(const SparseBatch& b) {
+    return sparse_ ? encoder_->first_layer_sparse(b, threads_) : encoder_->first_layer_dense(b);
+  }
+
+  double step(const std::vector<int>& batch, double lr) {
+    const int n = static_cast<int>(batch.size());
+    masked_view(x_, batch.data(), n, o_.element_mask, o_.feature_mask, rng_, keep_, view1_);
+    masked_view(x_, batch.data(), n, o_.element_mask, o_.feature_mask, rng_, keep_, view2_);
+    encoder_->train();
+
+    torch::Tensor h1 = first_layer(view1_);
+    if (sparse_) h1.requires_grad_(true);
+    torch::Tensor z1 = encoder_->rest(h1);
+    torch::Tensor z2;
+    {
+      torch::NoGradGuard no_grad;
+      z2 = encoder_->rest(first_layer(view2_));
+    }
+    torch::Tensor loss = nt_xent(z1, z2, o_.temperature, o_.beta);
+    loss.backward();
+
+    if (sparse_) {
+      const torch::Tensor grad_h1 = h1.grad().contiguous();
+      sparse_weight_grad(view1_, grad_h1.data_ptr<float>(), static_cast<int>(grad_h1.size(1)),
+                         weight_grad_.data_ptr<float>(), transposed_, threads_);
+      std::vector<torch::Tensor> grads;
+      for (auto& p : params_) {
+        if (p.is_same(encoder_->weight_in())) {
+          grads.push_back(weight_grad_);
+        } else if (p.is_same(encoder_->bias_in())) {
+          grads.push_back(grad_h1.sum(0));
+        } else {
+          grads.push_back(p.grad());
+        }
+      }
+      adam_->step(grads, lr, threads_);
+      for (auto& p : params_) {
+        if (p.grad().defined()) p.grad().zero_();
+      }
+    } else {
+      torch_adam_->step();
+      torch_adam_->zero_grad();
+    }
+    return loss.item<double>();
+  }
+
+  std::vector<float> embed_all() {
+    torch::NoGradGuard no_grad;
+    encoder_->eval();
+    const int dim = encoder_->latent_dim();
+    std::vector<float> out(static_cast<size_t>(x_.n_rows) * dim);
+    const int chunk = std::max(1, o_.inference_batch_size);
+    std::vector<int> cells;
+    SparseBatch batch;
+    for (int start = 0; start < x_.n_rows; start += chunk) {
+      const int n = std::min(chunk, x_.n_rows - start);
+      cells.resize(n);
+      for (int i = 0; i < n; ++i) cells[i] = start + i;
+      gather_rows(x_, cells.data(), n, batch);
+      torch::Tensor z = encoder_->rest(first_layer(batch)).to(torch::kCPU).contiguous();
+      std::copy_n(z.data_ptr<float>(), static_cast<size_t>(n) * dim, out.data() + static_cast<size_t>(start) * dim);
+    }
+    return out;
+  }
+
+  const CsrView& x_;
+  TrainOptions o_;
+  Rng rng_;
+  Sampler sampler_;
+  int threads_ = 1;
+  torch::Device device_ = torch::kCPU;
+  bool sparse_ = true;
+  Encoder encoder_{nullptr};
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<FusedAdam> adam_;
+  std::unique_ptr<torch::optim::Adam> torch_adam_;
+  torch::Tensor weight_grad_;
+  SparseBatch view1_, view2_;
+  std::vector<uint8_t> keep_;
+  Transposed transposed_;
+};
+
+}  // namespace
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
+                  const TrainCallbacks& callbacks) {
+  validate(x);
+  if (static_cast<int>(domains.size()) != x.n_rows)
+    throw std::invalid_argument("need one domain label per cell");
+  if (options.epochs < 0) throw std::invalid_argument("epochs must be non-negative");
+  if (!(options.temperature > 0)) throw std::invalid_argument("temperature must be positive");
+  if (options.device != "cpu" && options.device != "cuda")
+    throw std::invalid_argument("device must be \"cpu\" or \"cuda\"");
+  if (options.device == "cuda" && !cuda_available())
+    throw std::invalid_argument("device \"cuda\" requested but LibTorch sees no CUDA device");
+  Trainer trainer(x, domains, options);
+  return trainer.run(callbacks);
+}
+
+}  // namespace concord

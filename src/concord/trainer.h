@@ -1,0 +1,49 @@
+// Training a CONCORD encoder and embedding all cells. This header is free of LibTorch
+// so that front ends compile quickly against it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "csr.h"
+#include "options.h"
+
+namespace concord {
+
+struct TrainCallbacks {
+  // After each epoch, with the epoch's mean loss (epochs count from 1).
+  std::function<void(int epoch, int epochs, double loss)> epoch_end;
+  // Polled between batches; returning true stops training with Interrupted.
+  std::function<bool()> interrupted;
+};
+
+// Thrown when TrainCallbacks::interrupted asks to stop.
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted() : std::runtime_error("training interrupted") {}
+};
+
+struct TrainResult {
+  int n_cells = 0;
+  int latent_dim = 0;
+  std::vector<float> embedding;  // n_cells x latent_dim, row-major
+  std::vector<double> epoch_loss;
+  int64_t steps = 0;
+  int threads = 0;               // threads actually used
+};
+
+// Trains on the cells x genes matrix `x` (log-normalised values) with one domain label
+// in [0, n_domains) per cell, then embeds every cell in evaluation mode.
+TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
+                  const TrainCallbacks& callbacks = {});
+
+// Whether the linked LibTorch has a CUDA backend and sees a device.
+bool cuda_available();
+
+// Threads to use for a requested count (0 = every core reported).
+int resolve_threads(int requested);
+
+}  // namespace concord
