@@ -29,7 +29,9 @@ check: deps
 	cd build/check && $(R) CMD build ../.. && MAKEFLAGS=-j$(JOBS) _R_CHECK_FORCE_SUGGESTS_=false $(R) CMD check --no-manual concordR_*.tar.gz
 
 document: deps
-	$(RSCRIPT) -e 'Rcpp::compileAttributes("."); roxygen2::roxygenise(".")'
+	$(RSCRIPT) -e 'Rcpp::compileAttributes(".")'
+	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-test-load .
+	$(RSCRIPT) -e 'roxygen2::roxygenise(".", load_code = "installed")'
 
 bench: install
 	$(RSCRIPT) bench/bench_runconcord.R

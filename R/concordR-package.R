@@ -7,4 +7,7 @@
 #' @keywords internal
 #' @useDynLib concordR, .registration = TRUE
 #' @importFrom Rcpp sourceCpp
+#' @importFrom methods as
+#' @importClassesFrom Matrix dgCMatrix
+#' @importMethodsFrom Matrix colSums rowMeans t
 "_PACKAGE"

@@ -146,7 +146,7 @@ TEST_CASE("min_batches_per_epoch scales every domain's batch count", "[sampler]"
   CHECK(s.epoch(rng).size() == 20);
 }
 
-TEST_CASE("small domains give one batch of all their cells; tiny ones are dropped", "[sampler]") {
+TEST_CASE("small domains give one batch of all their cells, tiny ones are dropped", "[sampler]") {
   SamplerOptions o;
   o.batch_size = 256;
   Sampler s(layout({100, 3}), o);

@@ -1,0 +1,115 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "knn.h"
+#include "rng.h"
+
+using concord::KnnIndex;
+using concord::KnnOptions;
+using concord::Metric;
+
+namespace {
+
+std::vector<float> random_points(int n, int dim, concord::Rng& rng, int clusters = 1) {
+  std::vector<float> x(static_cast<size_t>(n) * dim);
+  for (int i = 0; i < n; ++i) {
+    const int c = i % clusters;
+    for (int j = 0; j < dim; ++j) x[i * dim + j] = static_cast<float>(rng.uniform() + 5.0 * ((c >> (j % 4)) & 1));
+  }
+  return x;
+}
+
+// Brute-force k nearest rows of `data` to row q of `queries`.
+std::vector<int64_t> brute(const std::vector<float>& data, const std::vector<float>& queries, int q,
+                           int dim, int k, bool cosine) {
+  const int n = static_cast<int>(data.size()) / dim;
+  std::vector<double> d(n);
+  for (int i = 0; i < n; ++i) {
+    double dot = 0, nq = 0, ni = 0, l2 = 0;
+    for (int j = 0; j < dim; ++j) {
+      const double a = queries[q * dim + j], b = data[i * dim + j];
+      dot += a * b;
+      nq += a * a;
+      ni += b * b;
+      l2 += (a - b) * (a - b);
+    }
+    d[i] = cosine ? 1 - dot / std::sqrt(nq * ni) : l2;
+  }
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int64_t a, int64_t b) { return d[a] < d[b]; });
+  order.resize(k);
+  return order;
+}
+
+}  // namespace
+
+TEST_CASE("exact search agrees with brute force (euclidean and cosine)", "[knn]") {
+  concord::Rng rng(21);
+  const int n = 600, dim = 12, k = 10;
+  const auto data = random_points(n, dim, rng);
+  const auto queries = random_points(50, dim, rng);
+  for (Metric metric : {Metric::euclidean, Metric::cosine}) {
+    KnnOptions o;
+    o.metric = metric;
+    KnnIndex index(data.data(), n, dim, o);
+    REQUIRE(index.exact());
+    std::vector<int64_t> idx;
+    std::vector<float> dist;
+    index.search(queries.data(), 50, k, idx, dist);
+    for (int q = 0; q < 50; ++q) {
+      const auto expected = brute(data, queries, q, dim, k, metric == Metric::cosine);
+      CHECK(std::vector<int64_t>(idx.begin() + q * k, idx.begin() + (q + 1) * k) == expected);
+      for (int j = 1; j < k; ++j) CHECK(dist[q * k + j] >= dist[q * k + j - 1]);
+    }
+  }
+}
+
+TEST_CASE("euclidean distances are reported unsquared", "[knn]") {
+  const std::vector<float> data = {0, 0, 3, 4};
+  KnnIndex index(data.data(), 2, 2, KnnOptions());
+  std::vector<int64_t> idx;
+  std::vector<float> dist;
+  index.search(data.data(), 1, 2, idx, dist);
+  CHECK(idx == std::vector<int64_t>{0, 1});
+  CHECK(dist[1] == Approx(5.0));
+}
+
+TEST_CASE("IVF search finds nearly all true neighbours", "[knn]") {
+  concord::Rng rng(22);
+  const int n = 20000, dim = 16, k = 15;
+  const auto data = random_points(n, dim, rng, 16);
+  KnnOptions o;
+  o.exact_max = 1000;  // force IVF
+  KnnIndex index(data.data(), n, dim, o, 2);
+  REQUIRE_FALSE(index.exact());
+  std::vector<int64_t> idx;
+  std::vector<float> dist;
+  const int nq = 100;
+  index.search(data.data(), nq, k, idx, dist);
+  int hits = 0;
+  for (int q = 0; q < nq; ++q) {
+    const auto truth = brute(data, data, q, dim, k, false);
+    for (int j = 0; j < k; ++j) hits += std::count(truth.begin(), truth.end(), idx[q * k + j]);
+  }
+  CHECK(hits / static_cast<double>(nq * k) > 0.9);
+}
+
+TEST_CASE("kNN results do not depend on the thread count", "[knn]") {
+  concord::Rng rng(23);
+  const int n = 5000, dim = 10;
+  const auto data = random_points(n, dim, rng, 8);
+  KnnOptions o;
+  o.exact_max = 1000;
+  KnnIndex one(data.data(), n, dim, o, 1), two(data.data(), n, dim, o, 2);
+  std::vector<int64_t> i1, i2;
+  std::vector<float> d1, d2;
+  one.search(data.data(), 500, 10, i1, d1);
+  two.search(data.data(), 500, 10, i2, d2);
+  CHECK(i1 == i2);
+  CHECK(d1 == d2);
+}

@@ -1,0 +1,146 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "knn.h"
+#include "rng.h"
+#include "trainer.h"
+
+namespace {
+
+// Cells of `types` kinds, each expressing its own block of marker genes, split over two
+// domains; domain 1 also expresses a batch-only block of genes.
+struct Toy {
+  std::vector<int> indptr{0}, indices, type, domain;
+  std::vector<double> values;
+  concord::CsrView view;
+  Toy(int cells, int types, int genes, uint64_t seed) {
+    concord::Rng rng(seed);
+    const int block = genes / (types + 1);
+    for (int c = 0; c < cells; ++c) {
+      const int t = c % types, d = (c / types) % 2;
+      type.push_back(t);
+      domain.push_back(d);
+      for (int g = 0; g < genes; ++g) {
+        const bool marker = g / block == t;
+        const bool batch_gene = d == 1 && g / block == types;
+        const double p = marker ? 0.8 : batch_gene ? 0.6 : 0.05;
+        if (rng.uniform() < p) {
+          indices.push_back(g);
+          values.push_back(1.0 + 2.0 * rng.uniform());
+        }
+      }
+      indptr.push_back(static_cast<int>(indices.size()));
+    }
+    view = concord::CsrView{cells, genes, indptr.data(), indices.data(), values.data()};
+  }
+};
+
+concord::TrainOptions small_options() {
+  concord::TrainOptions o;
+  o.model.latent_dim = 8;
+  o.model.encoder_dims = {32};
+  o.sampler.batch_size = 64;
+  o.epochs = 4;
+  o.min_steps = 40;
+  o.threads = 1;
+  return o;
+}
+
+// Share of cells whose nearest other cell has the same label.
+double neighbour_agreement(const concord::TrainResult& r, const std::vector<int>& label) {
+  concord::KnnIndex index(r.embedding.data(), r.n_cells, r.latent_dim, concord::KnnOptions());
+  std::vector<int64_t> idx;
+  std::vector<float> dist;
+  index.search(r.embedding.data(), r.n_cells, 2, idx, dist);
+  int same = 0;
+  for (int c = 0; c < r.n_cells; ++c) same += label[idx[2 * c + 1]] == label[c];
+  return same / static_cast<double>(r.n_cells);
+}
+
+}  // namespace
+
+TEST_CASE("training separates cell types and lowers the loss", "[trainer]") {
+  Toy toy(400, 4, 100, 1);
+  const auto r = concord::train(toy.view, toy.domain, small_options());
+  REQUIRE(r.n_cells == 400);
+  REQUIRE(r.latent_dim == 8);
+  REQUIRE(r.embedding.size() == 400u * 8u);
+  for (float v : r.embedding) REQUIRE(std::isfinite(v));
+  REQUIRE(r.epoch_loss.size() == 4);
+  CHECK(r.epoch_loss.back() < r.epoch_loss.front());
+  CHECK(r.steps >= 40);
+  CHECK(neighbour_agreement(r, toy.type) > 0.95);
+}
+
+TEST_CASE("the same seed and threads give the same embedding, another seed does not", "[trainer]") {
+  Toy toy(200, 2, 60, 2);
+  auto o = small_options();
+  o.epochs = 2;
+  const auto a = concord::train(toy.view, toy.domain, o);
+  const auto b = concord::train(toy.view, toy.domain, o);
+  CHECK(a.embedding == b.embedding);
+  o.seed = 1;
+  CHECK(concord::train(toy.view, toy.domain, o).embedding != a.embedding);
+}
+
+TEST_CASE("sparse kernels and LibTorch's dense path train the same model", "[trainer]") {
+  Toy toy(200, 2, 60, 3);
+  auto o = small_options();
+  o.epochs = 1;
+  o.min_steps = 3;
+  const auto sparse = concord::train(toy.view, toy.domain, o);
+  o.sparse_kernels = false;
+  const auto dense = concord::train(toy.view, toy.domain, o);
+  REQUIRE(sparse.embedding.size() == dense.embedding.size());
+  double worst = 0;
+  for (size_t i = 0; i < sparse.embedding.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(sparse.embedding[i]) - dense.embedding[i]));
+  }
+  CHECK(worst < 1e-3);
+  CHECK(sparse.epoch_loss[0] == Approx(dense.epoch_loss[0]).epsilon(1e-4));
+}
+
+TEST_CASE("kNN sampling mode trains after its warm-up", "[trainer]") {
+  Toy toy(300, 3, 80, 4);
+  auto o = small_options();
+  o.sampler.p_intra_knn = 0.3;
+  o.warmup_epochs = 1;
+  o.epochs = 3;
+  const auto r = concord::train(toy.view, toy.domain, o);
+  CHECK(r.epoch_loss.size() == 3);
+  CHECK(neighbour_agreement(r, toy.type) > 0.9);
+}
+
+TEST_CASE("batch norm and no norm variants train", "[trainer]") {
+  Toy toy(200, 2, 60, 5);
+  for (auto norm : {concord::Norm::batch, concord::Norm::none}) {
+    auto o = small_options();
+    o.model.norm = norm;
+    o.model.dropout = 0.1;
+    const auto r = concord::train(toy.view, toy.domain, o);
+    for (float v : r.embedding) REQUIRE(std::isfinite(v));
+  }
+}
+
+TEST_CASE("an interrupt stops training with Interrupted", "[trainer]") {
+  Toy toy(200, 2, 60, 6);
+  int polls = 0;
+  concord::TrainCallbacks cb;
+  cb.interrupted = [&] { return ++polls > 3; };
+  CHECK_THROWS_AS(concord::train(toy.view, toy.domain, small_options(), cb), concord::Interrupted);
+  CHECK(polls == 4);
+}
+
+TEST_CASE("bad input is rejected before training", "[trainer]") {
+  Toy toy(100, 2, 40, 7);
+  CHECK_THROWS_AS(concord::train(toy.view, std::vector<int>(99, 0), small_options()), std::invalid_argument);
+  auto o = small_options();
+  o.device = "tpu";
+  CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o), std::invalid_argument);
+  std::vector<int> bad_indices = toy.indices;
+  bad_indices[0] = 40;  // column out of range
+  concord::CsrView v = toy.view;
+  v.indices = bad_indices.data();
+  CHECK_THROWS_AS(concord::train(v, toy.domain, small_options()), std::invalid_argument);
+}

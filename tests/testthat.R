@@ -1,0 +1,4 @@
+library(testthat)
+library(concordR)
+
+test_check("concordR")
