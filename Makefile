@@ -3,6 +3,16 @@ R ?= R
 RSCRIPT ?= Rscript
 JOBS ?= 2
 
+# OpenBLAS 0.3.21 falls back to its slowest kernels on CPUs it cannot name (common on
+# VMs); pick them by the CPU's features instead, unless the caller chose.
+ifeq ($(OPENBLAS_CORETYPE),)
+  ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
+    export OPENBLAS_CORETYPE := SkylakeX
+  else ifneq ($(shell grep -m1 -ow avx2 /proc/cpuinfo 2>/dev/null),)
+    export OPENBLAS_CORETYPE := Haswell
+  endif
+endif
+
 .PHONY: deps install test test-cpp test-r demo check document bench clean
 
 deps:
@@ -22,7 +32,7 @@ test-r: install
 	$(RSCRIPT) tools/run-tests.R
 
 demo: install
-	$(RSCRIPT) inst/demo/demo.R demo-output
+	$(RSCRIPT) inst/scripts/demo.R demo-output
 
 check: deps
 	rm -rf build/check && mkdir -p build/check
@@ -34,7 +44,7 @@ document: deps
 	$(RSCRIPT) -e 'roxygen2::roxygenise(".", load_code = "installed")'
 
 bench: install
-	$(RSCRIPT) bench/bench_runconcord.R
+	$(RSCRIPT) bench/bench_runconcord.R $(JOBS)
 
 clean:
 	sh cleanup

@@ -97,6 +97,7 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
   dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
   attr(emb, "concord") <- list(
     params = params, loss = fit$loss, steps = fit$steps, seconds = fit$seconds,
+    phase.seconds = fit$phases,
     features = rownames(x), batches = levels(batch),
     version = as.character(utils::packageVersion("concordR"))
   )

@@ -90,10 +90,16 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
   for (int c = 0; c < r.n_cells; ++c) {
     for (int j = 0; j < r.latent_dim; ++j) emb(c, j) = r.embedding[static_cast<size_t>(c) * r.latent_dim + j];
   }
+  const concord::PhaseSeconds& s = r.seconds;
+  const Rcpp::NumericVector phases = Rcpp::NumericVector::create(
+      Rcpp::Named("sample") = s.sample, Rcpp::Named("augment") = s.augment,
+      Rcpp::Named("forward") = s.forward, Rcpp::Named("backward") = s.backward,
+      Rcpp::Named("optimizer") = s.optimizer, Rcpp::Named("embed") = s.embed,
+      Rcpp::Named("knn_index") = s.knn_index);
   return Rcpp::List::create(Rcpp::Named("embedding") = emb,
                             Rcpp::Named("loss") = Rcpp::wrap(r.epoch_loss),
                             Rcpp::Named("steps") = static_cast<double>(r.steps),
-                            Rcpp::Named("threads") = r.threads);
+                            Rcpp::Named("threads") = r.threads, Rcpp::Named("phases") = phases);
 }
 
 // The engine's defaults, named as the options list above, for the test that the R

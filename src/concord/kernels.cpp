@@ -3,14 +3,30 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace concord {
 
 namespace {
 
-// Kernels are cloned for AVX-512 (which implies FMA), AVX2 and a baseline, picked by
-// the CPU's features at load time (not its model name, which VMs often hide), so the package
-// stays portable while using the wide units where they exist.
-#define CONCORD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// Each kernel has a baseline build and an AVX2+FMA build, chosen at run time by the
+// CPU's features (not its model name, which VMs often hide), so the package stays
+// portable while using the wide units where they exist.
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CONCORD_X86_FMA 1
+#define CONCORD_FMA __attribute__((target("avx2,fma")))
+#endif
+
+bool use_fma() {
+#ifdef CONCORD_X86_FMA
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+#else
+  return false;
+#endif
+}
 
 // Eight floats; aligned(4) makes loads and stores through it unaligned-safe.
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
@@ -51,8 +67,7 @@ __attribute__((always_inline)) inline void gather_tail(const int* idx, const flo
 
 // For each output row r of `rows`, columns [col, col + width) of
 // out[r] = init + sum over r's entries (idx, val) of val * m[idx].
-CONCORD_CLONES
-void gather_rows_block(const int* ptr, const int* idx, const float* val, int rows, const float* m,
+__attribute__((always_inline)) inline void gather_rows_block(const int* ptr, const int* idx, const float* val, int rows, const float* m,
                        int64_t ld, const float* init, float* out, int64_t out_ld, int col,
                        int width) {
   const int vectors = width / 8;
@@ -82,20 +97,37 @@ void gather_rows_block(const int* ptr, const int* idx, const float* val, int row
   }
 }
 
+void gather_rows_block_base(const int* ptr, const int* idx, const float* val, int rows,
+                            const float* m, int64_t ld, const float* init, float* out,
+                            int64_t out_ld, int col, int width) {
+  gather_rows_block(ptr, idx, val, rows, m, ld, init, out, out_ld, col, width);
+}
+
+#ifdef CONCORD_X86_FMA
+CONCORD_FMA void gather_rows_block_fma(const int* ptr, const int* idx, const float* val, int rows,
+                                       const float* m, int64_t ld, const float* init, float* out,
+                                       int64_t out_ld, int col, int width) {
+  gather_rows_block(ptr, idx, val, rows, m, ld, init, out, out_ld, col, width);
+}
+#endif
+
 // out (rows x h) = init + sparse (rows, CSR) * m (h columns), column blocks in parallel.
 void sparse_times_dense(const int* ptr, const int* idx, const float* val, int rows, const float* m,
                         int h, const float* init, float* out, int threads) {
   const int blocks = (h + kBlock - 1) / kBlock;
+  auto* block_fn = gather_rows_block_base;
+#ifdef CONCORD_X86_FMA
+  if (use_fma()) block_fn = gather_rows_block_fma;
+#endif
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int b = 0; b < blocks; ++b) {
     const int col = b * kBlock;
-    gather_rows_block(ptr, idx, val, rows, m, h, init, out, h, col, std::min(kBlock, h - col));
+    block_fn(ptr, idx, val, rows, m, h, init, out, h, col, std::min(kBlock, h - col));
   }
 }
 
-CONCORD_CLONES
-void adam_chunk(float* p, const float* g, float* m, float* v, int64_t n, float b1, float b2,
-                float step_size, float inv_sqrt_bc2, float eps) {
+void adam_chunk_base(float* p, const float* g, float* m, float* v, int64_t n, float b1, float b2,
+                     float step_size, float inv_sqrt_bc2, float eps) {
   for (int64_t i = 0; i < n; ++i) {
     const float gi = g[i];
     const float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -105,6 +137,31 @@ void adam_chunk(float* p, const float* g, float* m, float* v, int64_t n, float b
     p[i] -= step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
   }
 }
+
+#ifdef CONCORD_X86_FMA
+// The compiler leaves the loop above scalar at -O2 (square root and division), so the
+// wide version is written out.
+CONCORD_FMA void adam_chunk_fma(float* p, const float* g, float* m, float* v, int64_t n, float b1,
+                                float b2, float step_size, float inv_sqrt_bc2, float eps) {
+  const __m256 vb1 = _mm256_set1_ps(b1), vb1c = _mm256_set1_ps(1.0f - b1);
+  const __m256 vb2 = _mm256_set1_ps(b2), vb2c = _mm256_set1_ps(1.0f - b2);
+  const __m256 vstep = _mm256_set1_ps(step_size), vinv = _mm256_set1_ps(inv_sqrt_bc2);
+  const __m256 veps = _mm256_set1_ps(eps);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 gi = _mm256_loadu_ps(g + i);
+    const __m256 mi = _mm256_fmadd_ps(vb1, _mm256_loadu_ps(m + i), _mm256_mul_ps(vb1c, gi));
+    const __m256 vi =
+        _mm256_fmadd_ps(vb2, _mm256_loadu_ps(v + i), _mm256_mul_ps(vb2c, _mm256_mul_ps(gi, gi)));
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    const __m256 denom = _mm256_fmadd_ps(_mm256_sqrt_ps(vi), vinv, veps);
+    const __m256 update = _mm256_div_ps(_mm256_mul_ps(vstep, mi), denom);
+    _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_loadu_ps(p + i), update));
+  }
+  adam_chunk_base(p + i, g + i, m + i, v + i, n - i, b1, b2, step_size, inv_sqrt_bc2, eps);
+}
+#endif
 
 }  // namespace
 
@@ -144,12 +201,16 @@ void adam_update(float* param, const float* grad, float* m, float* v, int64_t n,
   // Chunks of a fixed size keep the split, and so the result, independent of threads.
   constexpr int64_t chunk = 1 << 14;
   const int64_t n_chunks = (n + chunk - 1) / chunk;
+  auto* chunk_fn = adam_chunk_base;
+#ifdef CONCORD_X86_FMA
+  if (use_fma()) chunk_fn = adam_chunk_fma;
+#endif
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t c = 0; c < n_chunks; ++c) {
     const int64_t begin = c * chunk;
     const int64_t len = std::min(chunk, n - begin);
-    adam_chunk(param + begin, grad + begin, m + begin, v + begin, len, static_cast<float>(s.beta1),
-               static_cast<float>(s.beta2), step_size, inv_sqrt_bc2, static_cast<float>(s.eps));
+    chunk_fn(param + begin, grad + begin, m + begin, v + begin, len, static_cast<float>(s.beta1),
+             static_cast<float>(s.beta2), step_size, inv_sqrt_bc2, static_cast<float>(s.eps));
   }
 }
 

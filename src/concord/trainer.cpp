@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "augment.h"
@@ -18,12 +19,14 @@ namespace concord {
 
 namespace {
 
-// LibTorch calls whatever BLAS the system provides; OpenBLAS keeps its own thread
-// pool, sized to every core unless told otherwise.
-void set_blas_threads(int threads) {
+// LibTorch calls whatever BLAS the system provides, and OpenBLAS keeps a thread pool of
+// its own, sized to every core. Its matrices here are small (batch x hidden x latent),
+// and its spinning threads compete with the OpenMP threads of the rest of the step, so
+// it runs on the calling thread.
+void single_threaded_blas() {
   using SetThreads = void (*)(int);
   if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set(threads);
+    set(1);
   }
 }
 
@@ -54,13 +57,30 @@ class FusedAdam {
   int64_t step_ = 0;
 };
 
+// Adds the seconds from construction to `stop()` (or destruction) to a phase total.
+class Stopwatch {
+ public:
+  explicit Stopwatch(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() { stop(); }
+  void stop() {
+    if (stopped_) return;
+    total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    stopped_ = true;
+  }
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+  bool stopped_ = false;
+};
+
 class Trainer {
  public:
   Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o)
       : x_(x), o_(o), rng_(o.seed), sampler_(domains, sampler_options(o)) {
     threads_ = resolve_threads(o.threads);
     torch::set_num_threads(threads_);
-    set_blas_threads(threads_);
+    single_threaded_blas();
     torch::manual_seed(o.seed);
     device_ = torch::Device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
     sparse_ = device_.is_cpu() && o.sparse_kernels;
@@ -76,7 +96,7 @@ class Trainer {
   }
 
   TrainResult run(const TrainCallbacks& cb) {
-    TrainResult result;
+    TrainResult& result = result_;  // filled in place: the phase timers write into it
     result.threads = threads_;
     const bool knn_mode = o_.sampler.p_intra_knn > 0;
     const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, x_.n_rows / 10));
@@ -95,6 +115,7 @@ class Trainer {
     for (int epoch = 0; epoch < o_.epochs; ++epoch) {
       if (knn_mode && epoch == o_.warmup_epochs) {
         embedding = embed_all();
+        Stopwatch watch(result.seconds.knn_index);
         index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, encoder_->latent_dim(),
                                            o_.knn, threads_);
       }
@@ -104,7 +125,9 @@ class Trainer {
           static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
         }
       }
+      Stopwatch sampling(result.seconds.sample);
       const auto batches = sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
+      sampling.stop();
       double total = 0;
       for (const auto& batch : batches) {
         if (cb.interrupted && cb.interrupted()) throw Interrupted();
@@ -118,7 +141,7 @@ class Trainer {
     result.embedding = embed_all();
     result.n_cells = x_.n_rows;
     result.latent_dim = encoder_->latent_dim();
-    return result;
+    return std::move(result_);
   }
 
  private:
@@ -133,11 +156,15 @@ class Trainer {
   }
 
   double step(const std::vector<int>& batch, double lr) {
+    PhaseSeconds& t = result_.seconds;
     const int n = static_cast<int>(batch.size());
+    Stopwatch augmenting(t.augment);
     masked_view(x_, batch.data(), n, o_.element_mask, o_.feature_mask, rng_, keep_, view1_);
     masked_view(x_, batch.data(), n, o_.element_mask, o_.feature_mask, rng_, keep_, view2_);
+    augmenting.stop();
     encoder_->train();
 
+    Stopwatch forward(t.forward);
     torch::Tensor h1 = first_layer(view1_);
     if (sparse_) h1.requires_grad_(true);
     torch::Tensor z1 = encoder_->rest(h1);
@@ -147,12 +174,16 @@ class Trainer {
       z2 = encoder_->rest(first_layer(view2_));
     }
     torch::Tensor loss = nt_xent(z1, z2, o_.temperature, o_.beta);
+    forward.stop();
+    Stopwatch backward(t.backward);
     loss.backward();
 
     if (sparse_) {
       const torch::Tensor grad_h1 = h1.grad().contiguous();
       sparse_weight_grad(view1_, grad_h1.data_ptr<float>(), static_cast<int>(grad_h1.size(1)),
                          weight_grad_.data_ptr<float>(), transposed_, threads_);
+      backward.stop();
+      Stopwatch optimizing(t.optimizer);
       std::vector<torch::Tensor> grads;
       for (auto& p : params_) {
         if (p.is_same(encoder_->weight_in())) {
@@ -168,6 +199,8 @@ class Trainer {
         if (p.grad().defined()) p.grad().zero_();
       }
     } else {
+      backward.stop();
+      Stopwatch optimizing(t.optimizer);
       torch_adam_->step();
       torch_adam_->zero_grad();
     }
@@ -175,6 +208,7 @@ class Trainer {
   }
 
   std::vector<float> embed_all() {
+    Stopwatch watch(result_.seconds.embed);
     torch::NoGradGuard no_grad;
     encoder_->eval();
     const int dim = encoder_->latent_dim();
@@ -195,6 +229,7 @@ class Trainer {
 
   const CsrView& x_;
   TrainOptions o_;
+  TrainResult result_;
   Rng rng_;
   Sampler sampler_;
   int threads_ = 1;

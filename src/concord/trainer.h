@@ -26,6 +26,17 @@ class Interrupted : public std::runtime_error {
   Interrupted() : std::runtime_error("training interrupted") {}
 };
 
+// Wall-clock seconds spent in each phase of training, for benchmarks and users.
+struct PhaseSeconds {
+  double sample = 0;     // drawing the epoch's batches (and kNN queries)
+  double augment = 0;    // building the two masked views
+  double forward = 0;    // encoder on both views and the loss
+  double backward = 0;   // autograd and the sparse first-layer gradient
+  double optimizer = 0;  // Adam
+  double embed = 0;      // embedding all cells (kNN warm-up and the final pass)
+  double knn_index = 0;  // building the kNN index
+};
+
 struct TrainResult {
   int n_cells = 0;
   int latent_dim = 0;
@@ -33,6 +44,7 @@ struct TrainResult {
   std::vector<double> epoch_loss;
   int64_t steps = 0;
   int threads = 0;               // threads actually used
+  PhaseSeconds seconds;
 };
 
 // Trains on the cells x genes matrix `x` (log-normalised values) with one domain label
