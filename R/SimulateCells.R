@@ -189,9 +189,16 @@ SimulateCells <- function(structure = c("clusters", "trajectory", "loop", "tree"
   width <- function(n) nchar(as.character(n))
   genes <- sprintf("Gene%0*d", width(a$n.genes), seq_len(a$n.genes))
   cells <- sprintf("Cell%0*d", width(a$n.cells), seq_len(a$n.cells))
+  # Slots set one by one: the engine's output is valid by construction, and new()'s
+  # validity check would read every entry again.
   dgc <- function(s, x = s$x) {
-    methods::new("dgCMatrix", i = s$i, p = s$p, x = x, Dim = c(length(genes), length(cells)),
-                 Dimnames = list(genes, cells))
+    m <- methods::new("dgCMatrix")
+    m@Dim <- c(length(genes), length(cells))
+    m@Dimnames <- list(genes, cells)
+    m@p <- s$p
+    m@i <- s$i
+    m@x <- x
+    m
   }
   assays <- list(truth = dgc(sim$truth), noisy = dgc(sim$noisy))
   sim$truth <- NULL

@@ -10,6 +10,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 namespace concord {
 
@@ -34,6 +37,12 @@ double log_factorial(double k) {
   const double x = k + 1.0, x2 = x * x;
   return (x - 0.5) * std::log(x) - x + 0.91893853320467274178 +
          (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / (1260.0 * x2)) / x2) / x;
+}
+
+void release_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 // 1 / k, so that the inversion walks below multiply instead of divide.
@@ -164,7 +173,17 @@ double Variates::binomial(double n, double p) {
   if (n > 0.0 && q > 0.0) {
     const auto& inv = inverses();
     const double u = uniform(), odds = q / (1.0 - q);
-    double pj = std::exp(n * std::log1p(-q)), cdf = pj;
+    // All entries of a cell share q: (1 - q)^n comes from a table filled as needed.
+    if (q != cached_q_) {
+      cached_q_ = q;
+      cached_pow_[0] = 1.0;
+      cached_filled_ = 1;
+    }
+    const size_t need = static_cast<size_t>(n) + 1;
+    for (; cached_filled_ < need; ++cached_filled_) {
+      cached_pow_[cached_filled_] = cached_pow_[cached_filled_ - 1] * (1.0 - q);
+    }
+    double pj = cached_pow_[need - 1], cdf = pj;
     int j = 0;
     while (u > cdf && j < n) {
       pj *= (n - j) * inv[j + 1] * odds;
@@ -176,11 +195,31 @@ double Variates::binomial(double n, double p) {
   return flip ? total - k : k;
 }
 
-// Gamma-Poisson mixture: mean `mean`, variance mean + dispersion * mean^2.
+// Mean `mean`, variance mean + dispersion * mean^2. Small means by inversion (one
+// uniform, one pow, a walk up the cdf of size r = 1 / dispersion and success
+// probability mean / (r + mean)), larger ones as a gamma-Poisson mixture.
 double Variates::negative_binomial(double mean, double dispersion) {
   if (mean <= 0.0) return 0.0;
   if (dispersion <= 0.0) return poisson(mean);
-  return poisson(gamma(1.0 / dispersion) * mean * dispersion);
+  const double r = 1.0 / dispersion;
+  if (mean < 30.0 && r < 200.0) {
+    const auto& inv = inverses();
+    const double odds = mean / (r + mean), u = uniform();
+    double pk = std::exp(r * std::log1p(-odds)), cdf = pk;
+    int k = 0;
+    while (u > cdf && k < 255) {
+      pk *= (k + r) * inv[k + 1] * odds;
+      ++k;
+      cdf += pk;
+    }
+    if (u <= cdf) return k;
+    // The far tail (or cdf rounding): fall back to the mixture, conditioned past k.
+    double x;
+    do x = poisson(gamma(r) * mean * dispersion);
+    while (x <= k);
+    return x;
+  }
+  return poisson(gamma(r) * mean * dispersion);
 }
 
 double Variates::draw(const NoiseOptions& o, double mean) {
@@ -217,7 +256,7 @@ void SparseBlocks::move_to(int* p, int* i, double* x) {
     throw std::length_error("the simulated matrix has " + std::to_string(nnz()) +
                             " non-zero values, more than a dgCMatrix can hold (2^31 - 1)");
   }
-  int64_t at = 0, cell = 0;
+  int64_t at = 0, cell = 0, moved = 0;
   p[0] = 0;
   for (auto& b : blocks_) {
     for (int n : b.count) {
@@ -231,7 +270,11 @@ void SparseBlocks::move_to(int* p, int* i, double* x) {
     std::vector<int>().swap(b.count);
     std::vector<int>().swap(b.row);
     std::vector<double>().swap(b.value);
+    // The blocks were allocated by worker threads, in glibc arenas that keep freed
+    // memory resident; without handing it back, the peak is the matrix twice over.
+    if (++moved % 64 == 0) release_free_memory();
   }
+  release_free_memory();
 }
 
 // ---------------------------------------------------------------- simulation

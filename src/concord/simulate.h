@@ -12,6 +12,8 @@
 // noise does not change when batch effects are switched on or off.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -141,6 +143,9 @@ class Variates {
   uint64_t s_[4];
   bool has_spare_ = false;
   double spare_ = 0.0;
+  double cached_q_ = -1.0;                 // the last binomial q ...
+  std::array<double, 256> cached_pow_{};  // ... and (1 - q)^n for n < cached_filled_
+  std::size_t cached_filled_ = 0;
 };
 
 // A seed for stream `stream` of block `block`, well mixed so that neighbouring blocks

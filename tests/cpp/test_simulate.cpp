@@ -106,9 +106,14 @@ TEST_CASE("simulate: variates have the asked-for mean and variance", "[simulate]
       CHECK(b.var == Approx(trials * p * (1 - p)).epsilon(0.04));
     }
   }
-  auto nb = moments(n, [&] { return v.negative_binomial(6.0, 0.5); });
-  CHECK(nb.mean == Approx(6.0).epsilon(0.02));
-  CHECK(nb.var == Approx(6.0 + 0.5 * 36.0).epsilon(0.05));
+  // Inversion (small means) and the gamma-Poisson mixture (large means, tiny dispersion).
+  for (double mean : {0.4, 6.0, 60.0}) {
+    for (double phi : {0.002, 0.5, 2.0}) {
+      auto nb = moments(n, [&] { return v.negative_binomial(mean, phi); });
+      CHECK(nb.mean == Approx(mean).epsilon(0.025));
+      CHECK(nb.var == Approx(mean + phi * mean * mean).epsilon(0.08));
+    }
+  }
 }
 
 TEST_CASE("simulate: draws are whole numbers for count models", "[simulate]") {
