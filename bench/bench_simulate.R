@@ -20,16 +20,20 @@ run_one <- function(n.cells, n.genes = 2000) {
     library(SingleCellExperiment)
   })
   base <- status_kb("VmRSS")
+  load <- scan("/proc/loadavg", n = 1, quiet = TRUE)
   time <- system.time(
     x <- SimulateCells("clusters", n.cells = n.cells, n.genes = n.genes, n.states = 20,
                        global.genes = 0.05, noise = "nb", n.batches = 2,
                        batch.effect = "depth", seed = 1)
-  )[["elapsed"]]
+  )
   nnz <- length(SummarizedExperiment::assay(x, "counts")@x)
-  cat(sprintf("%9d cells x %d genes: %6.1f s, peak memory %5.2f GB (R + package before: %.2f GB), counts %.1f%% non-zero, threads %d\n",
-              n.cells, n.genes, time, status_kb("VmHWM") / 2^20, base / 2^20,
+  cat(sprintf(paste0("%9d cells x %d genes: %6.1f s elapsed, %6.1f s CPU, peak memory %5.2f GB ",
+                     "(R + package before: %.2f GB), counts %.1f%% non-zero, threads %d, ",
+                     "load average before %.1f\n"),
+              as.integer(n.cells), n.genes, time[["elapsed"]],
+              time[["user.self"]] + time[["sys.self"]], status_kb("VmHWM") / 2^20, base / 2^20,
               100 * nnz / (as.numeric(n.cells) * n.genes),
-              concordR:::.concord_resolve_threads(0L)))
+              concordR:::.concord_resolve_threads(0L), load))
 }
 
 args <- commandArgs(trailingOnly = TRUE)
