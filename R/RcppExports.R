@@ -21,3 +21,11 @@
     .Call(`_concordR_concord_resolve_threads`, requested)
 }
 
+.concord_simulate_cells <- function(activity_p, activity_program, activity_weight, program_p, program_gene, program_level, n_genes, noise, dispersion, dropout, non_negative, round_values, batch, seed, threads) {
+    .Call(`_concordR_concord_simulate_cells`, activity_p, activity_program, activity_weight, program_p, program_gene, program_level, n_genes, noise, dispersion, dropout, non_negative, round_values, batch, seed, threads)
+}
+
+.concord_log_normalize <- function(p, x, scale, threads) {
+    .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
+}
+

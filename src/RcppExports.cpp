@@ -71,6 +71,45 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_simulate_cells
+Rcpp::List concord_simulate_cells(Rcpp::IntegerVector activity_p, Rcpp::IntegerVector activity_program, Rcpp::NumericVector activity_weight, Rcpp::IntegerVector program_p, Rcpp::IntegerVector program_gene, Rcpp::NumericVector program_level, int n_genes, std::string noise, double dispersion, double dropout, bool non_negative, bool round_values, Rcpp::List batch, double seed, int threads);
+RcppExport SEXP _concordR_concord_simulate_cells(SEXP activity_pSEXP, SEXP activity_programSEXP, SEXP activity_weightSEXP, SEXP program_pSEXP, SEXP program_geneSEXP, SEXP program_levelSEXP, SEXP n_genesSEXP, SEXP noiseSEXP, SEXP dispersionSEXP, SEXP dropoutSEXP, SEXP non_negativeSEXP, SEXP round_valuesSEXP, SEXP batchSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type activity_p(activity_pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type activity_program(activity_programSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type activity_weight(activity_weightSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type program_p(program_pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type program_gene(program_geneSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type program_level(program_levelSEXP);
+    Rcpp::traits::input_parameter< int >::type n_genes(n_genesSEXP);
+    Rcpp::traits::input_parameter< std::string >::type noise(noiseSEXP);
+    Rcpp::traits::input_parameter< double >::type dispersion(dispersionSEXP);
+    Rcpp::traits::input_parameter< double >::type dropout(dropoutSEXP);
+    Rcpp::traits::input_parameter< bool >::type non_negative(non_negativeSEXP);
+    Rcpp::traits::input_parameter< bool >::type round_values(round_valuesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type batch(batchSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_simulate_cells(activity_p, activity_program, activity_weight, program_p, program_gene, program_level, n_genes, noise, dispersion, dropout, non_negative, round_values, batch, seed, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_log_normalize
+Rcpp::NumericVector concord_log_normalize(Rcpp::IntegerVector p, Rcpp::NumericVector x, double scale, int threads);
+RcppExport SEXP _concordR_concord_log_normalize(SEXP pSEXP, SEXP xSEXP, SEXP scaleSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< double >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_log_normalize(p, x, scale, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
@@ -78,6 +117,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},
     {"_concordR_concord_resolve_threads", (DL_FUNC) &_concordR_concord_resolve_threads, 1},
+    {"_concordR_concord_simulate_cells", (DL_FUNC) &_concordR_concord_simulate_cells, 15},
+    {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
     {NULL, NULL, 0}
 };
 
