@@ -4,8 +4,9 @@
 #' mini-batch is drawn from one batch (dataset) at a time, so that the contrastive loss
 #' cannot learn to tell batches apart, and optionally partly from one cell's kNN
 #' neighbourhood (`p.intra.knn`), so that fine cell states are resolved. The defaults
-#' reproduce the reference CONCORD (Python package concord-sc 1.0.13), except
-#' `min.steps`, which gives small data enough training steps.
+#' reproduce the reference CONCORD (Python package concord-sc 1.0.13) with two measured
+#' exceptions: `min.steps` gives small data enough training steps, and `beta` is 0
+#' (plain NT-Xent) instead of the reference's 1 (see the `beta` argument).
 #'
 #' The input is log-normalized expression (Seurat's `data` slot, an SCE's `logcounts`);
 #' raw counts are detected and log-normalized (counts / cell total * 10000, then
@@ -27,7 +28,11 @@
 #' @param decay.rate Learning-rate multiplier per epoch (the reference multiplies by
 #'   0.97 twice per epoch: 0.9409).
 #' @param temperature Temperature of the NT-Xent loss.
-#' @param beta Hard-negative weight of the loss (0 gives plain NT-Xent).
+#' @param beta Hard-negative weight of the loss: each negative is weighted by
+#'   `exp(beta * similarity)` relative to the mean. 0 gives plain NT-Xent. The reference
+#'   uses 1; with batches drawn from one dataset all negatives come from that dataset, and
+#'   weighting up the closest ones pushes similar cells apart. On kang_ifnb_muscat and
+#'   kang_ctrl_5donors, 0 kept cell types and mixed batches better (bench/README.md).
 #' @param element.mask Probability that a non-zero value is zeroed in an augmented view.
 #' @param feature.mask Probability that a gene is dropped from a view (the same genes for
 #'   a whole mini-batch).
@@ -41,7 +46,9 @@
 #'   embedding (kNN sampling only).
 #' @param min.steps Minimum number of optimizer steps over all epochs: with fewer
 #'   mini-batches than that, each epoch draws more of them. Not in the reference, whose
-#'   few dozen steps under-train data of a few thousand cells; larger data is unaffected.
+#'   few dozen steps under-train data of a few thousand cells; data above about 17,000
+#'   cells (with the default batch size and epochs) has more steps and is unaffected.
+#'   0 gives the reference's schedule.
 #' @param norm Normalization in each encoder block: `"layer"`, `"batch"` or `"none"`.
 #' @param dropout Dropout probability in each encoder block.
 #' @param seed Random seed; the same seed and `threads` give the same embedding.
@@ -69,10 +76,10 @@ RunConcord <- function(object, ...) UseMethod("RunConcord")
 #' @export
 RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.dim = 100,
                                encoder.dims = 1000, epochs = 15, batch.size = 256, lr = 0.01,
-                               decay.rate = 0.9409, temperature = 0.4, beta = 1,
+                               decay.rate = 0.9409, temperature = 0.4, beta = 0,
                                element.mask = 0.4, feature.mask = 0.3, p.intra.knn = 0,
                                p.intra.domain = 1, knn.k = NULL, knn.metric = "euclidean",
-                               warmup.epochs = 2, min.steps = 600,
+                               warmup.epochs = 2, min.steps = 1000,
                                norm = c("layer", "batch", "none"), dropout = 0, seed = 0,
                                threads = NULL, device = c("auto", "cpu", "cuda"),
                                verbose = TRUE, reduction.key = "CONCORD_", ...) {

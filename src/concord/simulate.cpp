@@ -18,12 +18,6 @@ namespace concord {
 
 namespace {
 
-uint64_t splitmix(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 // log(k!) from a table for small k, Stirling's series beyond (error < 1e-15 there);
 // std::lgamma writes the global signgam, which threads must not share.
@@ -58,21 +52,11 @@ const std::array<double, 257>& inverses() {
 }  // namespace
 
 uint64_t stream_seed(uint64_t seed, uint64_t stream, uint64_t block) {
-  return splitmix(splitmix(splitmix(seed) ^ stream) ^ block);
+  return splitmix64(splitmix64(splitmix64(seed) ^ stream) ^ block);
 }
 
 // ---------------------------------------------------------------- random variates
 
-Variates::Variates(uint64_t seed) {
-  // splitmix64 expands the seed, as the xoshiro authors recommend.
-  for (auto& word : s_) {
-    seed += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = seed;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    word = z ^ (z >> 31);
-  }
-}
 
 double Variates::open_uniform() {
   double u;

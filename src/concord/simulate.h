@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "rng.h"
+
 
 namespace concord {
 
@@ -110,26 +112,10 @@ Simulated simulate_cells(const SimulationInput& input, const NoiseOptions& noise
 void log_normalize(int n_cells, const int* p, const double* x, double scale, double* out,
                    int threads);
 
-// Exact random variates whose output is fixed by the seed. Drawn from xoshiro256++
-// rather than Rng's mt19937_64: the simulation draws several numbers per matrix entry,
-// hundreds of millions in all, and this generator is several times faster with a tiny
-// state that is cheap to seed per block.
-class Variates {
+// Exact random variates of the noise models, on the engine's generator (Rng).
+class Variates : public Rng {
  public:
-  explicit Variates(uint64_t seed);
-  uint64_t next() {
-    const uint64_t out = rotl(s_[0] + s_[3], 23) + s_[0];
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return out;
-  }
-  // Uniform on [0, 1) with 53 random bits.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  using Rng::Rng;
   double normal();
   double gamma(double shape);  // scale 1
   double poisson(double lambda);
@@ -138,9 +124,7 @@ class Variates {
   double draw(const NoiseOptions& o, double mean);  // one value of the noise model
 
  private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   double open_uniform();  // on (0, 1)
-  uint64_t s_[4];
   bool has_spare_ = false;
   double spare_ = 0.0;
   double cached_q_ = -1.0;                 // the last binomial q ...

@@ -79,7 +79,11 @@ class Trainer {
   Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o)
       : x_(x), o_(o), rng_(o.seed), sampler_(domains, sampler_options(o)) {
     threads_ = resolve_threads(o.threads);
-    torch::set_num_threads(threads_);
+    // LibTorch's own operations here are small (batch x hidden), and each would open a
+    // parallel region whose barrier costs a scheduler slice whenever another process
+    // holds a core; measured, they ran faster on one thread. The threads go to the
+    // sparse kernels and Adam, a few regions per step.
+    torch::set_num_threads(1);
     single_threaded_blas();
     torch::manual_seed(o.seed);
     device_ = torch::Device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
