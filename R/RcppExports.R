@@ -5,6 +5,10 @@
     .Call(`_concordR_concord_knn`, data, query, k, metric, exact_max, threads)
 }
 
+.concord_log_normalize <- function(p, x, scale, threads) {
+    .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
+}
+
 .concord_train <- function(x, domains, options, on_epoch) {
     .Call(`_concordR_concord_train`, x, domains, options, on_epoch)
 }
@@ -23,9 +27,5 @@
 
 .concord_simulate_cells <- function(activity_p, activity_program, activity_weight, program_p, program_gene, program_level, n_genes, noise, dispersion, dropout, non_negative, round_values, batch, seed, threads) {
     .Call(`_concordR_concord_simulate_cells`, activity_p, activity_program, activity_weight, program_p, program_gene, program_level, n_genes, noise, dispersion, dropout, non_negative, round_values, batch, seed, threads)
-}
-
-.concord_log_normalize <- function(p, x, scale, threads) {
-    .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
 }
 

@@ -75,10 +75,8 @@
 }
 
 # Seurat's LogNormalize: log1p(count / cell total * scale.factor).
-.log_normalize <- function(x, scale.factor = 1e4) {
-  totals <- Matrix::colSums(x)
-  per.value <- rep(totals, diff(x@p))
-  x@x <- log1p(x@x / per.value * scale.factor)
+.log_normalize <- function(x, scale.factor = 1e4, threads = 1L) {
+  x@x <- .concord_log_normalize(x@p, x@x, scale.factor, as.integer(threads))
   x
 }
 

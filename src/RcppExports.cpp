@@ -26,6 +26,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_log_normalize
+Rcpp::NumericVector concord_log_normalize(Rcpp::IntegerVector p, Rcpp::NumericVector x, double scale, int threads);
+RcppExport SEXP _concordR_concord_log_normalize(SEXP pSEXP, SEXP xSEXP, SEXP scaleSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< double >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_log_normalize(p, x, scale, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_train
 Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch);
 RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP) {
@@ -96,29 +110,15 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// concord_log_normalize
-Rcpp::NumericVector concord_log_normalize(Rcpp::IntegerVector p, Rcpp::NumericVector x, double scale, int threads);
-RcppExport SEXP _concordR_concord_log_normalize(SEXP pSEXP, SEXP xSEXP, SEXP scaleSEXP, SEXP threadsSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
-    Rcpp::traits::input_parameter< double >::type scale(scaleSEXP);
-    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_log_normalize(p, x, scale, threads));
-    return rcpp_result_gen;
-END_RCPP
-}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
+    {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
     {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 4},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},
     {"_concordR_concord_resolve_threads", (DL_FUNC) &_concordR_concord_resolve_threads, 1},
     {"_concordR_concord_simulate_cells", (DL_FUNC) &_concordR_concord_simulate_cells, 15},
-    {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
     {NULL, NULL, 0}
 };
 

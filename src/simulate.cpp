@@ -97,16 +97,3 @@ Rcpp::List concord_simulate_cells(Rcpp::IntegerVector activity_p,
   out["counts"] = sim.counts_are_noisy ? R_NilValue : Rcpp::wrap(slots(sim.counts));
   return out;
 }
-
-// log1p(x / cell total * scale) over the values of a dgCMatrix (same p and i).
-// [[Rcpp::export(.concord_log_normalize)]]
-Rcpp::NumericVector concord_log_normalize(Rcpp::IntegerVector p, Rcpp::NumericVector x,
-                                          double scale, int threads) {
-  if (p.size() < 1 || p[p.size() - 1] != x.size()) {
-    throw std::invalid_argument("p and x of the matrix do not match");
-  }
-  Rcpp::NumericVector out(x.size());
-  concord::log_normalize(static_cast<int>(p.size()) - 1, p.begin(), x.begin(), scale,
-                         out.begin(), threads);
-  return out;
-}

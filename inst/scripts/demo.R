@@ -24,8 +24,10 @@ cat(sprintf("RunConcord: %.1f s for %d cells x %d features\n",
 # The baseline: Seurat's standard PCA of the same features.
 seu <- ScaleData(seu, verbose = FALSE)
 seu <- RunPCA(seu, npcs = 50, verbose = FALSE)
-seu <- RunUMAP(seu, reduction = "pca", dims = 1:50, reduction.name = "umap_pca", verbose = FALSE)
-seu <- RunUMAP(seu, reduction = "concord", dims = 1:100, reduction.name = "umap_concord", verbose = FALSE)
+seu <- RunUMAP(seu, reduction = "pca", dims = 1:50, reduction.name = "umap_pca",
+               reduction.key = "umappca_", umap.method = "uwot", verbose = FALSE)
+seu <- RunUMAP(seu, reduction = "concord", dims = 1:100, reduction.name = "umap_concord",
+               reduction.key = "umapconcord_", umap.method = "uwot", verbose = FALSE)
 
 scores <- rbind(
   PCA = concordR:::.neighbour_scores(Embeddings(seu, "pca"), seu$cell_type, seu$batch),

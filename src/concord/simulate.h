@@ -108,10 +108,6 @@ constexpr int kSimulateBlock = 512;
 Simulated simulate_cells(const SimulationInput& input, const NoiseOptions& noise,
                          const BatchEffects& batch, uint64_t seed, int threads);
 
-// Seurat-style normalization of a genes x cells CSC matrix: log1p(x / cell total * scale).
-void log_normalize(int n_cells, const int* p, const double* x, double scale, double* out,
-                   int threads);
-
 // Exact random variates of the noise models, on the engine's generator (Rng).
 class Variates : public Rng {
  public:

@@ -295,13 +295,3 @@ TEST_CASE("simulate: variance inflation keeps the mean, widens the spread", "[si
     REQUIRE(counts[at] - truth[at] == Approx(2.0 * (noisy[at] - truth[at])).margin(1e-9));
   }
 }
-
-TEST_CASE("simulate: log normalization", "[simulate]") {
-  const std::vector<int> p = {0, 2, 2, 3};
-  const std::vector<double> x = {1.0, 3.0, 5.0};
-  std::vector<double> out(3);
-  concord::log_normalize(3, p.data(), x.data(), 100.0, out.data(), 2);
-  CHECK(out[0] == Approx(std::log1p(25.0)));
-  CHECK(out[1] == Approx(std::log1p(75.0)));
-  CHECK(out[2] == Approx(std::log1p(100.0)));
-}
