@@ -117,6 +117,10 @@ test_that("geometry: exact copies score 1, trustworthiness matches its definitio
                           "distance_kendall", "state_variance_cor")]),
                c(trustworthiness = 1, distance_pearson = 1, distance_spearman = 1,
                  distance_kendall = 1, state_variance_cor = 1))
+  f <- factor(lab)
+  by.hand <- vapply(levels(f), function(l) sum(apply(ref[f == l, ], 2, stats::var)), numeric(1))
+  expect_equal(concordR:::.state_variance(ref, f), by.hand, ignore_attr = TRUE)
+  expect_equal(concordR:::.state_variance(Matrix::Matrix(ref, sparse = TRUE), f), by.hand, ignore_attr = TRUE)
   emb <- ref[, 1:2]
   k <- 10
   dr <- as.matrix(stats::dist(ref))
