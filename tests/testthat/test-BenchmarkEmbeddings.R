@@ -30,3 +30,22 @@ test_that("PlotPersistence draws the diagram and Betti curves", {
   expect_s3_class(PlotPersistence(res, type = "betti"), "ggplot")
   expect_error(PlotPersistence(data.frame(NMI = 1)), "no persistent homology")
 })
+
+test_that("BenchmarkEmbeddings compares the reductions of a SingleCellExperiment", {
+  skip_if_not_installed("SingleCellExperiment")
+  set.seed(2)
+  type <- rep(c("a", "b", "c"), each = 30)
+  good <- matrix(rnorm(90 * 3, sd = 0.1), 90) + 5 * outer(as.integer(factor(type)), rep(1, 3))
+  sce <- SingleCellExperiment::SingleCellExperiment(
+    assays = list(logcounts = matrix(0, 1, 90)),
+    colData = data.frame(cell_type = type, donor = rep(c("x", "y"), 45)),
+    reducedDims = list(GOOD = good, NOISE = matrix(rnorm(90 * 3), 90))
+  )
+  tab <- BenchmarkEmbeddings(sce, batch = "donor", label = "cell_type", families = "bio",
+                             resolutions = 1)
+  expect_equal(unique(tab$embedding), c("GOOD", "NOISE"))
+  nmi <- tab$score[tab$metric == "NMI"]
+  expect_equal(nmi[1], 1)
+  expect_lt(nmi[2], 0.5)
+  expect_error(BenchmarkEmbeddings(sce, reductions = "UMAP", label = "cell_type"), "'UMAP' not found")
+})
