@@ -5,6 +5,46 @@
     .Call(`_concordR_concord_knn`, data, query, k, metric, exact_max, threads)
 }
 
+.concord_silhouette <- function(x, labels, n_labels, threads) {
+    .Call(`_concordR_concord_silhouette`, x, labels, n_labels, threads)
+}
+
+.concord_lisi <- function(index, distance, labels, n_labels, perplexity) {
+    .Call(`_concordR_concord_lisi`, index, distance, labels, n_labels, perplexity)
+}
+
+.concord_kbet_statistics <- function(index, labels, freq) {
+    .Call(`_concordR_concord_kbet_statistics`, index, labels, freq)
+}
+
+.concord_label_connectivity <- function(index, labels, n_labels) {
+    .Call(`_concordR_concord_label_connectivity`, index, labels, n_labels)
+}
+
+.concord_majority_label <- function(index, labels, n_labels) {
+    .Call(`_concordR_concord_majority_label`, index, labels, n_labels)
+}
+
+.concord_fuzzy_weights <- function(distance) {
+    .Call(`_concordR_concord_fuzzy_weights`, distance)
+}
+
+.concord_trustworthiness <- function(reference, embedding, ks, threads) {
+    .Call(`_concordR_concord_trustworthiness`, reference, embedding, ks, threads)
+}
+
+.concord_pairwise_distances <- function(x, threads) {
+    .Call(`_concordR_concord_pairwise_distances`, x, threads)
+}
+
+.concord_kendall <- function(a, b) {
+    .Call(`_concordR_concord_kendall`, a, b)
+}
+
+.concord_rips_persistence <- function(x, max_dim, max_scale) {
+    .Call(`_concordR_concord_rips_persistence`, x, max_dim, max_scale)
+}
+
 .concord_log_normalize <- function(p, x, scale, threads) {
     .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
 }

@@ -26,6 +26,136 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_silhouette
+Rcpp::NumericVector concord_silhouette(Rcpp::NumericMatrix x, Rcpp::IntegerVector labels, int n_labels, int threads);
+RcppExport SEXP _concordR_concord_silhouette(SEXP xSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_labels(n_labelsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_silhouette(x, labels, n_labels, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_lisi
+Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance, Rcpp::IntegerVector labels, int n_labels, double perplexity);
+RcppExport SEXP _concordR_concord_lisi(SEXP indexSEXP, SEXP distanceSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP perplexitySEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerMatrix >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type distance(distanceSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_labels(n_labelsSEXP);
+    Rcpp::traits::input_parameter< double >::type perplexity(perplexitySEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_lisi(index, distance, labels, n_labels, perplexity));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_kbet_statistics
+Rcpp::NumericVector concord_kbet_statistics(Rcpp::IntegerMatrix index, Rcpp::IntegerVector labels, std::vector<double> freq);
+RcppExport SEXP _concordR_concord_kbet_statistics(SEXP indexSEXP, SEXP labelsSEXP, SEXP freqSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerMatrix >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    Rcpp::traits::input_parameter< std::vector<double> >::type freq(freqSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_kbet_statistics(index, labels, freq));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_label_connectivity
+Rcpp::NumericVector concord_label_connectivity(Rcpp::IntegerMatrix index, Rcpp::IntegerVector labels, int n_labels);
+RcppExport SEXP _concordR_concord_label_connectivity(SEXP indexSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerMatrix >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_labels(n_labelsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_label_connectivity(index, labels, n_labels));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_majority_label
+Rcpp::IntegerVector concord_majority_label(Rcpp::IntegerMatrix index, Rcpp::IntegerVector labels, int n_labels);
+RcppExport SEXP _concordR_concord_majority_label(SEXP indexSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerMatrix >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_labels(n_labelsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_majority_label(index, labels, n_labels));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_fuzzy_weights
+Rcpp::NumericMatrix concord_fuzzy_weights(Rcpp::NumericMatrix distance);
+RcppExport SEXP _concordR_concord_fuzzy_weights(SEXP distanceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type distance(distanceSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_fuzzy_weights(distance));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_trustworthiness
+Rcpp::NumericVector concord_trustworthiness(Rcpp::NumericMatrix reference, Rcpp::NumericMatrix embedding, std::vector<int> ks, int threads);
+RcppExport SEXP _concordR_concord_trustworthiness(SEXP referenceSEXP, SEXP embeddingSEXP, SEXP ksSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type reference(referenceSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type embedding(embeddingSEXP);
+    Rcpp::traits::input_parameter< std::vector<int> >::type ks(ksSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_trustworthiness(reference, embedding, ks, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_pairwise_distances
+Rcpp::NumericVector concord_pairwise_distances(Rcpp::NumericMatrix x, int threads);
+RcppExport SEXP _concordR_concord_pairwise_distances(SEXP xSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_pairwise_distances(x, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_kendall
+double concord_kendall(std::vector<double> a, std::vector<double> b);
+RcppExport SEXP _concordR_concord_kendall(SEXP aSEXP, SEXP bSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::vector<double> >::type a(aSEXP);
+    Rcpp::traits::input_parameter< std::vector<double> >::type b(bSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_kendall(a, b));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_rips_persistence
+Rcpp::DataFrame concord_rips_persistence(Rcpp::NumericMatrix x, int max_dim, double max_scale);
+RcppExport SEXP _concordR_concord_rips_persistence(SEXP xSEXP, SEXP max_dimSEXP, SEXP max_scaleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type max_dim(max_dimSEXP);
+    Rcpp::traits::input_parameter< double >::type max_scale(max_scaleSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_rips_persistence(x, max_dim, max_scale));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_log_normalize
 Rcpp::NumericVector concord_log_normalize(Rcpp::IntegerVector p, Rcpp::NumericVector x, double scale, int threads);
 RcppExport SEXP _concordR_concord_log_normalize(SEXP pSEXP, SEXP xSEXP, SEXP scaleSEXP, SEXP threadsSEXP) {
@@ -113,6 +243,16 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
+    {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},
+    {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 5},
+    {"_concordR_concord_kbet_statistics", (DL_FUNC) &_concordR_concord_kbet_statistics, 3},
+    {"_concordR_concord_label_connectivity", (DL_FUNC) &_concordR_concord_label_connectivity, 3},
+    {"_concordR_concord_majority_label", (DL_FUNC) &_concordR_concord_majority_label, 3},
+    {"_concordR_concord_fuzzy_weights", (DL_FUNC) &_concordR_concord_fuzzy_weights, 1},
+    {"_concordR_concord_trustworthiness", (DL_FUNC) &_concordR_concord_trustworthiness, 4},
+    {"_concordR_concord_pairwise_distances", (DL_FUNC) &_concordR_concord_pairwise_distances, 2},
+    {"_concordR_concord_kendall", (DL_FUNC) &_concordR_concord_kendall, 2},
+    {"_concordR_concord_rips_persistence", (DL_FUNC) &_concordR_concord_rips_persistence, 3},
     {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
     {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 4},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},

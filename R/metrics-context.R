@@ -1,0 +1,75 @@
+# Checks EvaluateEmbedding()'s arguments and gathers what the metric families share
+# (the embedding, annotations, subsample, kNN graph) into one list.
+
+.all_families <- c("bio", "batch", "probes", "geometry", "topology")
+
+.choose_families <- function(families, batch, label, reference, expected.betti) {
+  if (is.null(families)) {
+    return(c(if (!is.null(label)) c("bio"), if (!is.null(batch)) "batch",
+             if (!is.null(label)) "probes", if (!is.null(reference)) "geometry",
+             if (!is.null(expected.betti)) "topology"))
+  }
+  if (!is.character(families) || !length(families) || anyNA(families) ||
+      !all(families %in% .all_families)) {
+    .stop("'families' must name metric families among ", paste0('"', .all_families, '"', collapse = ", "),
+          "; got ", paste(format(families), collapse = ", "), ".")
+  }
+  need <- list(bio = list(label, "label"), batch = list(batch, "batch"),
+               probes = list(label, "label"), geometry = list(reference, "reference"))
+  for (f in intersect(families, names(need))) {
+    if (is.null(need[[f]][[1]])) {
+      .stop("'families' includes \"", f, "\", which needs '", need[[f]][[2]], "'; give '",
+            need[[f]][[2]], "' or leave \"", f, "\" out.")
+    }
+  }
+  unique(families)
+}
+
+.check_betti <- function(x) {
+  if (is.null(x)) return(NULL)
+  if (!is.numeric(x) || length(x) != 3L || anyNA(x) || any(x < 0) || any(x != round(x))) {
+    .stop("'expected.betti' must hold 3 whole numbers >= 0, the Betti numbers of dimensions ",
+          "0, 1 and 2 (e.g. c(1, 1, 0) for a loop); got ", .show(x), ".")
+  }
+  x
+}
+
+.evaluation_context <- function(x, batch, label, families, reference, expected.betti,
+                                n.neighbors, resolutions, max.cells, geometry.cells,
+                                topology.cells, seed, threads, verbose) {
+  x <- .check_embedding(x)
+  n <- nrow(x)
+  .check_number(n.neighbors, "n.neighbors", lower = 1, integer = TRUE)
+  .check_number(max.cells, "max.cells", lower = 10, integer = TRUE)
+  .check_number(geometry.cells, "geometry.cells", lower = 10, integer = TRUE)
+  .check_number(topology.cells, "topology.cells", lower = 3, integer = TRUE)
+  .check_number(seed, "seed", integer = TRUE)
+  .check_number(threads, "threads", lower = 1, integer = TRUE)
+  .check_flag(verbose, "verbose")
+  if (!is.numeric(resolutions) || !length(resolutions) || any(!is.finite(resolutions)) ||
+      any(resolutions <= 0)) {
+    .stop("'resolutions' must be positive numbers (Leiden resolutions); got ", .show(resolutions), ".")
+  }
+  ctx <- list(
+    x = x, batch = .cell_factor(batch, "batch", NULL, n), label = .cell_factor(label, "label", NULL, n),
+    reference = .check_reference(reference, n), expected.betti = .check_betti(expected.betti),
+    n.neighbors = as.integer(min(n.neighbors, n - 1L)), resolutions = resolutions,
+    geometry.cells = as.integer(geometry.cells), topology.cells = as.integer(topology.cells),
+    seed = as.integer(seed), threads = as.integer(threads), verbose = verbose
+  )
+  ctx$families <- .choose_families(families, ctx$batch, ctx$label, ctx$reference, ctx$expected.betti)
+  if (!length(ctx$families)) {
+    .stop("nothing to compute: give 'label' and/or 'batch' (or 'reference', 'expected.betti'), ",
+          "or name the families to compute in 'families'.")
+  }
+  ctx$sub <- .subsample(n, max.cells, ctx$seed)
+  t0 <- proc.time()[["elapsed"]]
+  if (any(c("bio", "batch", "probes") %in% ctx$families)) {
+    # One search serves every family: LISI's 90 neighbours (3 x perplexity 30, as
+    # scIB), of which the first n.neighbors make the kNN graph.
+    ctx$knn <- .knn_graph(x, max(90L, ctx$n.neighbors), ctx$threads)
+    ctx$perplexity <- max(1, floor(ncol(ctx$knn$index) / 3))
+  }
+  ctx$knn.seconds <- proc.time()[["elapsed"]] - t0
+  ctx
+}

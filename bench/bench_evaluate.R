@@ -1,0 +1,47 @@
+# Run time of the full evaluation pipeline (EvaluateEmbedding with every family) on
+# simulated embeddings of 10k, 100k and 1M cells; topology on its default subsample of
+# 300 cells, silhouettes on 10,000, geometry on 1,000.
+#
+#   R_LIBS=<library with concordR> Rscript bench/bench_evaluate.R [sizes] [threads]
+#   e.g. Rscript bench/bench_evaluate.R 10000,100000,1000000 2
+#
+# Prints one line per size: seconds for the shared kNN search and for each family,
+# the total wall time and the peak resident memory of the R process.
+
+suppressPackageStartupMessages(library(concordR))
+args <- commandArgs(trailingOnly = TRUE)
+sizes <- if (length(args) >= 1) as.numeric(strsplit(args[1], ",")[[1]]) else c(1e4, 1e5, 1e6)
+threads <- if (length(args) >= 2) as.integer(args[2]) else 2L
+
+# Ten cell types (Gaussian blobs in 50 dimensions) in four batches; each batch shifts
+# its cells along its own random direction. The reference is the data before the shift.
+simulate <- function(n, dims = 50, types = 10, batches = 4, seed = 1) {
+  set.seed(seed)
+  centre <- matrix(rnorm(types * dims, sd = 3), types)
+  label <- sample.int(types, n, replace = TRUE)
+  batch <- sample.int(batches, n, replace = TRUE)
+  reference <- centre[label, ] + matrix(rnorm(n * dims), n)
+  shift <- matrix(rnorm(batches * dims, sd = 0.5), batches)
+  list(embedding = reference + shift[batch, ], reference = reference,
+       label = paste0("type", label), batch = paste0("batch", batch))
+}
+
+peak_mb <- function() {
+  s <- readLines("/proc/self/status")
+  as.numeric(gsub("[^0-9]", "", s[grepl("^VmHWM", s)])) / 1024
+}
+
+cat(sprintf("machine: %s, %d threads; R %s\n", Sys.info()[["sysname"]], threads, getRversion()))
+for (n in sizes) {
+  d <- simulate(n)
+  t0 <- proc.time()[["elapsed"]]
+  r <- EvaluateEmbedding(d$embedding, batch = d$batch, label = d$label, reference = d$reference,
+                         expected.betti = c(10, 0, 0), threads = threads)
+  total <- proc.time()[["elapsed"]] - t0
+  s <- attr(r, "details")$seconds
+  cat(sprintf("%8d cells: total %7.1f s | %s | peak RSS %6.0f MB | Bio %.3f Batch %.3f Total %.3f\n",
+              as.integer(n), total, paste(sprintf("%s %.1f", names(s), s), collapse = ", "),
+              peak_mb(), r$Bio, r$Batch, r$Total))
+  rm(d, r)
+  invisible(gc())
+}

@@ -1,0 +1,231 @@
+# Each metric against hand-worked values or an independent formula, then the pipeline
+# on real data and its errors.
+
+# Three cell types in two batches. "mixed": batches share the same positions;
+# "split": batch y is moved far along another axis.
+blobs <- function(n = 90, dims = 4, sd = 0.3, gap = 10, split = FALSE, seed = 1) {
+  set.seed(seed)
+  type <- factor(rep(c("a", "b", "c"), length.out = n))
+  batch <- factor(rep(c("x", "x", "x", "y", "y", "y"), length.out = n))
+  centre <- matrix(0, 3, dims)
+  centre[cbind(1:3, 1:3)] <- gap
+  x <- centre[as.integer(type), ] + matrix(rnorm(n * dims, sd = sd), n)
+  if (split) x[batch == "y", dims] <- x[batch == "y", dims] + 3 * gap
+  list(x = x, type = type, batch = batch)
+}
+
+test_that("NMI and ARI match hand-worked values", {
+  a <- c(1, 1, 2, 2)
+  b <- c(1, 1, 2, 3)
+  # b refines a: MI = H(a) = log 2, H(b) = 1.5 log 2, NMI = 1 / 1.25.
+  expect_equal(concordR:::.nmi(a, b), 0.8)
+  # Pairs: together in both 1, in a 2, in b 1, all 6: (1 - 2/6) / (1.5 - 2/6) = 4/7.
+  expect_equal(concordR:::.ari(a, b), 4 / 7)
+  expect_equal(concordR:::.nmi(a, rev(a)), 1)
+  expect_equal(concordR:::.ari(c(1, 2, 1, 2), c(1, 1, 2, 2)), -0.5)
+})
+
+test_that("silhouette agrees with the cluster package", {
+  set.seed(2)
+  x <- matrix(rnorm(120 * 3), 120)
+  lab <- rep(1:3, 40)
+  x[, 1] <- x[, 1] + lab
+  ours <- concordR:::.concord_silhouette(x, lab, 3L, 2L)
+  ref <- cluster::silhouette(lab, stats::dist(x))[, "sil_width"]
+  expect_equal(ours, unname(ref), tolerance = 1e-5)
+})
+
+test_that("separated cell types score 1 on conservation, mixed batches near 1 on correction", {
+  d <- blobs(sd = 0.05)
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, resolutions = c(0.1, 0.5, 1))
+  expect_equal(r$NMI, 1)
+  expect_equal(r$ARI, 1)
+  expect_gt(r$ASW_label, 0.99)
+  expect_gt(r$cLISI, 0.999)  # far types keep a tiny Gaussian weight
+  expect_equal(r$graph_connectivity, 1)
+  expect_gt(r$ASW_batch, 0.85)
+  expect_gt(r$iLISI, 0.85)
+  expect_gt(r$kBET, 0.85)
+  expect_gt(r$PCR_batch, 0.95)
+  expect_equal(r$kNN_accuracy, 1)
+  expect_equal(r$kNN_F1, 1)
+  expect_equal(r$KNI, 1)
+  expect_equal(r$Bio, mean(unlist(r[c("NMI", "ARI", "ASW_label", "cLISI")])))
+  expect_equal(r$Total, 0.6 * r$Bio + 0.4 * r$Batch)
+  expect_true(is.na(r$isolated_labels))  # every type is in both batches
+})
+
+test_that("batch-separated embeddings score near 0 on batch correction", {
+  d <- blobs(split = TRUE)
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, families = c("bio", "batch"),
+                         resolutions = 1)
+  expect_lt(r$ASW_batch, 0.1)
+  expect_lt(r$iLISI, 0.05)
+  expect_equal(r$kBET, 0)
+  expect_lt(r$PCR_batch, 0.5)
+  expect_lt(r$Batch, 0.3)
+  expect_lt(r$Batch, r$Bio)
+})
+
+test_that("graph connectivity counts the largest component of each type", {
+  d <- blobs(sd = 0.05)
+  # Move half of type "a" far away: its graph breaks into two halves.
+  far <- which(d$type == "a")[1:15]
+  d$x[far, 4] <- d$x[far, 4] + 100
+  ctx <- concordR:::.evaluation_context(d$x, d$batch, d$type, NULL, NULL, NULL, 5, 1, 1000,
+                                        1000, 300, 0, 1, FALSE)
+  expect_equal(concordR:::.graph_connectivity(ctx), mean(c(0.5, 1, 1)))
+})
+
+test_that("PCR of batch matches variance-weighted R^2 of lm() on prcomp() components", {
+  set.seed(3)
+  batch <- factor(rep(c("x", "y", "z"), 40))
+  x <- matrix(rnorm(120 * 4), 120) + outer(as.integer(batch), c(2, 0, 0, 1))
+  pca <- stats::prcomp(x)
+  r2 <- apply(pca$x, 2, function(pc) summary(stats::lm(pc ~ batch))$r.squared)
+  expect_equal(concordR:::.pcr(x, batch), sum(pca$sdev^2 * r2) / sum(pca$sdev^2))
+})
+
+test_that("isolated labels score the labels found in the fewest batches", {
+  d <- blobs(sd = 0.05)
+  d$batch[d$type == "c"] <- "x"  # type c only in batch x
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, families = "bio", resolutions = 1)
+  s <- concordR:::.concord_silhouette(d$x, as.integer(d$type), 3L, 1L)
+  expect_equal(r$isolated_labels, mean((s[d$type == "c"] + 1) / 2))
+})
+
+test_that("probes: macro-F1 by hand, KNI drops when batches swap labels", {
+  expect_equal(concordR:::.macro_f1(c("a", "a", "b"), c("a", "b", "b")), 2 / 3)
+  d <- blobs(sd = 0.05)
+  swapped <- d$type
+  y <- d$batch == "y"
+  swapped[y] <- c(a = "b", b = "c", c = "a")[as.character(d$type[y])]
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = swapped, families = "probes")
+  expect_equal(r$KNI, 0)
+  expect_equal(r$RbNI, 0)
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, families = "probes")
+  expect_equal(r$KNI, 1)
+  expect_gt(r$RbNI, 0.95)  # a few edge cells have no cross-batch neighbour in the radius
+})
+
+test_that("geometry: exact copies score 1, trustworthiness matches its definition", {
+  set.seed(4)
+  ref <- matrix(rnorm(60 * 6), 60)
+  lab <- rep(c("a", "b", "c"), 20)
+  r <- EvaluateEmbedding(2 * ref, label = lab, reference = ref, families = "geometry")
+  expect_equal(unlist(r[c("trustworthiness", "distance_pearson", "distance_spearman",
+                          "distance_kendall", "state_variance_cor")]),
+               c(trustworthiness = 1, distance_pearson = 1, distance_spearman = 1,
+                 distance_kendall = 1, state_variance_cor = 1))
+  f <- factor(lab)
+  by.hand <- vapply(levels(f), function(l) sum(apply(ref[f == l, ], 2, stats::var)), numeric(1))
+  expect_equal(concordR:::.state_variance(ref, f), by.hand, ignore_attr = TRUE)
+  expect_equal(concordR:::.state_variance(Matrix::Matrix(ref, sparse = TRUE), f), by.hand, ignore_attr = TRUE)
+  emb <- ref[, 1:2]
+  k <- 10
+  dr <- as.matrix(stats::dist(ref))
+  de <- as.matrix(stats::dist(emb))
+  diag(dr) <- diag(de) <- Inf
+  rank.ref <- t(apply(dr, 1, rank, ties.method = "first"))
+  penalty <- sum(vapply(1:60, function(i) {
+    nb <- order(de[i, ])[1:k]
+    sum(pmax(rank.ref[i, nb] - k, 0))
+  }, numeric(1)))
+  expected <- 1 - 2 * penalty / (60 * k * (2 * 60 - 3 * k - 1))
+  got <- concordR:::.concord_trustworthiness(ref, emb, c(10L, 20L), 1L)
+  expect_equal(got[1], expected)
+  d1 <- concordR:::.concord_pairwise_distances(ref, 1L)
+  d2 <- concordR:::.concord_pairwise_distances(emb, 1L)
+  expect_equal(d1, as.vector(stats::dist(ref)[seq_along(d1)]), tolerance = 1e-6)
+  expect_equal(concordR:::.concord_kendall(d1[1:300], d2[1:300]),
+               stats::cor(d1[1:300], d2[1:300], method = "kendall"))
+})
+
+test_that("topology: a circle has one persistent loop, three blobs three components", {
+  t <- seq(0, 2 * pi, length.out = 81)[-81]
+  set.seed(5)
+  ring <- cbind(cos(t), sin(t), 0) + matrix(rnorm(240, sd = 0.02), 80)
+  r <- EvaluateEmbedding(ring, families = "topology", expected.betti = c(1, 1, 0))
+  expect_equal(unlist(r[c("betti_0", "betti_1", "betti_2", "betti_match")]),
+               c(betti_0 = 1, betti_1 = 1, betti_2 = 0, betti_match = 1))
+  d <- blobs(n = 150, sd = 0.3)
+  r <- EvaluateEmbedding(d$x, families = "topology", expected.betti = c(3, 0, 0))
+  expect_equal(r$betti_0, 3)
+  expect_equal(r$betti_1, 0)
+  expect_equal(r$betti_match, 1)
+  dg <- attr(r, "details")$persistence
+  expect_equal(sum(dg$dimension == 0 & is.infinite(dg$death)), 1)
+  curves <- attr(r, "details")$betti_curves
+  expect_equal(curves$betti[curves$dimension == 0][1], 150)  # every point alone at scale 0
+  expect_true(all(c(r$betti_entropy_0, r$betti_entropy_1) >= 0 & c(r$betti_entropy_0, r$betti_entropy_1) <= 1))
+})
+
+test_that("on kang_ifnb_muscat, PCA conserves biology better than it removes batch", {
+  path <- Sys.getenv("CONCORDR_DATA", "/work/shared/data")
+  path <- file.path(path, "kang_ifnb_muscat", "kang_ifnb_muscat.rds")
+  skip_if_not(file.exists(path), "kang_ifnb_muscat data not available (set CONCORDR_DATA)")
+  d <- readRDS(path)
+  x <- concordR:::.log_normalize(d$counts)
+  x <- x[concordR:::.variable_genes(x, 500L), ]
+  pca <- stats::prcomp(Matrix::t(x), rank. = 20)$x
+  r <- EvaluateEmbedding(pca, batch = d$meta$batch, label = d$meta$cell_type,
+                         resolutions = c(0.2, 0.5, 1), threads = 2)
+  expect_lt(r$Batch, r$Bio)
+  expect_lt(r$iLISI, 0.5)
+  expect_gt(r$kNN_accuracy, 0.8)
+  expect_true(all(unlist(r) >= 0 & unlist(r) <= 1, na.rm = TRUE))
+})
+
+test_that("bad input stops with a message naming the argument", {
+  d <- blobs()
+  expect_error(EvaluateEmbedding(d$x, label = d$type[-1]), "'label'.*90 cells")
+  expect_error(EvaluateEmbedding(d$x, label = rep("a", 90)), "'label' has a single value")
+  lab <- d$type
+  lab[3] <- NA
+  expect_error(EvaluateEmbedding(d$x, label = lab), "'label' has 1 missing")
+  expect_error(EvaluateEmbedding(d$x, batch = "donor"), "'batch' column 'donor' not found")
+  expect_error(EvaluateEmbedding(d$x, batch = d$batch, families = "bio"), "needs 'label'")
+  expect_error(EvaluateEmbedding(d$x, label = d$type, families = "shape"), "'families' must name")
+  expect_error(EvaluateEmbedding(d$x, label = d$type, reference = d$x[-1, ]), "'reference'.*90 rows")
+  expect_error(EvaluateEmbedding(d$x), "nothing to compute")
+  expect_error(EvaluateEmbedding(d$x, label = d$type, n.neighbours = 5), "unknown argument.*n.neighbours")
+  x <- d$x
+  x[1, 1] <- NaN
+  expect_error(EvaluateEmbedding(x, label = d$type), "non-finite")
+  expect_error(EvaluateEmbedding(d$x, families = "topology", expected.betti = c(1, 0)),
+               "'expected.betti' must hold 3")
+})
+
+test_that("results are reproducible and leave the user's random state alone", {
+  d <- blobs(sd = 1, gap = 2)
+  set.seed(10)
+  before <- .Random.seed
+  r1 <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, max.cells = 50, resolutions = c(0.5, 1))
+  expect_identical(.Random.seed, before)
+  r2 <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, max.cells = 50, resolutions = c(0.5, 1))
+  expect_equal(unlist(r1), unlist(r2))
+})
+
+test_that("Seurat and SingleCellExperiment methods read reductions and metadata", {
+  skip_if_not_installed("SingleCellExperiment")
+  d <- blobs(sd = 0.05)
+  sce <- SingleCellExperiment::SingleCellExperiment(
+    assays = list(logcounts = matrix(0, 2, 90, dimnames = list(c("g1", "g2"), paste0("c", 1:90)))),
+    colData = data.frame(donor = d$batch, cell_type = d$type, row.names = paste0("c", 1:90)),
+    reducedDims = list(CONCORD = d$x, PCA = d$x[, 1:2])
+  )
+  r <- EvaluateEmbedding(sce, batch = "donor", label = "cell_type", resolutions = 1,
+                         reference = "PCA")
+  direct <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, resolutions = 1, reference = d$x[, 1:2])
+  expect_equal(unlist(r), unlist(direct))
+  expect_error(EvaluateEmbedding(sce, reduction = "UMAP", label = "cell_type"), "reduction 'UMAP' not found")
+  skip_if_not_installed("SeuratObject")
+  counts <- Matrix::Matrix(matrix(rpois(20 * 90, 1), 20, dimnames = list(paste0("g", 1:20), paste0("c", 1:90))),
+                           sparse = TRUE)
+  seu <- suppressWarnings(SeuratObject::CreateSeuratObject(counts, meta.data = as.data.frame(SummarizedExperiment::colData(sce))))
+  rownames(d$x) <- colnames(seu)
+  colnames(d$x) <- paste0("CONCORD_", 1:4)
+  seu[["concord"]] <- SeuratObject::CreateDimReducObject(d$x, key = "CONCORD_", assay = "RNA")
+  r <- EvaluateEmbedding(seu, batch = "donor", label = "cell_type", families = c("bio", "batch"), resolutions = 1)
+  expect_equal(r$NMI, 1)
+})
