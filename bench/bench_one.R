@@ -40,10 +40,11 @@ mem.before <- peak_mb()
 started <- proc.time()[["elapsed"]]
 emb <- RunConcord(d$counts, group.by = d$batch, threads = threads, verbose = FALSE)
 total <- proc.time()[["elapsed"]] - started
+peak <- peak_mb()
 info <- attr(emb, "concord")
 epochs <- info$params$epochs
 scores <- concordR:::.neighbour_scores(emb, d$labels, d$batch, threads = threads)
-pca <- if (ncol(emb) <= 20000L) {
+pca <- if (nrow(emb) <= 20000L) {
   x <- concordR:::.prepare_expression(d$counts, info$features, verbose = FALSE)
   concordR:::.neighbour_scores(concordR:::.pca_baseline(x), d$labels, d$batch, threads = threads)
 } else c(NA, NA, NA)
@@ -51,6 +52,6 @@ phases <- info$phase.seconds
 cat(sprintf("%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%s\n",
             case, ncol(d$counts), length(info$features), threads, total, info$seconds,
             info$seconds / epochs, as.integer(info$steps), ncol(d$counts) / total,
-            peak_mb(), mem.before, scores[["label_share"]], pca[[1]],
+            peak, mem.before, scores[["label_share"]], pca[[1]],
             scores[["batch_mixing"]], pca[[3]],
             paste(sprintf("%s=%.1f", names(phases), 1000 * phases / info$steps), collapse = ",")))

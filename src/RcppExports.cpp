@@ -10,6 +10,16 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// concord_blas_kernels
+Rcpp::List concord_blas_kernels();
+RcppExport SEXP _concordR_concord_blas_kernels() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(concord_blas_kernels());
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_knn
 Rcpp::List concord_knn(Rcpp::NumericMatrix data, Rcpp::NumericMatrix query, int k, std::string metric, double exact_max, int threads);
 RcppExport SEXP _concordR_concord_knn(SEXP dataSEXP, SEXP querySEXP, SEXP kSEXP, SEXP metricSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP) {
@@ -242,6 +252,7 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_concordR_concord_blas_kernels", (DL_FUNC) &_concordR_concord_blas_kernels, 0},
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},
     {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 5},
