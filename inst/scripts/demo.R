@@ -39,6 +39,19 @@ cat("\nAmong each cell's 15 nearest neighbours: share with the same cell type, s
 print(scores, row.names = FALSE)
 utils::write.table(scores, file.path(out, "scores.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
 
+# The scIB metrics of the evaluation pipeline (biological conservation and batch
+# correction, aggregated as Total = 0.6 Bio + 0.4 Batch).
+scib <- rbind(
+  PCA = EvaluateEmbedding(seu, reduction = "pca", batch = "batch", label = "cell_type",
+                          families = c("bio", "batch"), threads = 2),
+  CONCORD = EvaluateEmbedding(seu, reduction = "concord", batch = "batch", label = "cell_type",
+                              families = c("bio", "batch"), threads = 2)
+)
+scib <- data.frame(method = c("PCA", "CONCORD"), round(scib, 3), row.names = NULL)
+cat("\nscIB metrics (EvaluateEmbedding):\n")
+print(scib, row.names = FALSE)
+utils::write.table(scib, file.path(out, "scib_scores.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+
 panel <- function(reduction, method) {
   e <- Embeddings(seu, reduction)
   rbind(data.frame(x = e[, 1], y = e[, 2], method = method, colour.by = "sample", value = seu$batch),
@@ -57,4 +70,4 @@ for (i in seq_along(plots)) {
   ggsave(file, plots[[i]], width = 9, height = 4, dpi = 110)
   cat("Wrote", file, "\n")
 }
-cat("Wrote", file.path(out, "scores.tsv"), "\n")
+cat("Wrote", file.path(out, "scores.tsv"), "and", file.path(out, "scib_scores.tsv"), "\n")
