@@ -53,8 +53,12 @@
     .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
 }
 
-.concord_train <- function(x, domains, options, on_epoch) {
-    .Call(`_concordR_concord_train`, x, domains, options, on_epoch)
+.concord_train <- function(x, domains, options, on_epoch, initial_weights = NULL) {
+    .Call(`_concordR_concord_train`, x, domains, options, on_epoch, initial_weights)
+}
+
+.concord_encode <- function(x, weights, options, threads, device) {
+    .Call(`_concordR_concord_encode`, x, weights, options, threads, device)
 }
 
 .concord_engine_defaults <- function() {

@@ -59,8 +59,9 @@
 #' @param ... Arguments passed to the default method; unknown names are an error.
 #'
 #' @return For a Seurat object, the object with a DimReduc (named by `reduction.name`,
-#'   default `"concord"`) whose `misc` holds the parameters, the loss of each epoch,
-#'   the features and the run time. For a SingleCellExperiment, the object with
+#'   default `"concord"`) whose `misc` holds the trained model (see
+#'   [GetConcordModel()]), the parameters, the loss of each epoch, the features and the
+#'   run time. For a SingleCellExperiment, the object with
 #'   `reducedDim(x, reduction.name)` (default `"CONCORD"`) and the same information in
 #'   `metadata(x)$concord[[reduction.name]]`. For a matrix, the cells x `latent.dim`
 #'   embedding, with that information in `attr(, "concord")`.
@@ -102,11 +103,13 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
 
   emb <- fit$embedding
   dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
+  model <- .new_model(fit$weights, features = rownames(x), params = params,
+                      batches = levels(batch), input = attr(x, "input"), loss = fit$loss,
+                      steps = fit$steps, n.cells = ncol(x))
   attr(emb, "concord") <- list(
-    params = params, loss = fit$loss, steps = fit$steps, seconds = fit$seconds,
-    phase.seconds = fit$phases,
-    features = rownames(x), batches = levels(batch),
-    version = as.character(utils::packageVersion("concordR"))
+    model = model, params = params, loss = fit$loss, steps = fit$steps,
+    seconds = fit$seconds, phase.seconds = fit$phases, features = rownames(x),
+    batches = levels(batch)
   )
   emb
 }
@@ -148,24 +151,11 @@ RunConcord.SingleCellExperiment <- function(object, group.by = NULL, features = 
                                             assay = NULL, reduction.name = "CONCORD",
                                             reduction.key = "CONCORD_", verbose = TRUE, ...) {
   .require("SingleCellExperiment", "to run on a SingleCellExperiment")
-  available <- SummarizedExperiment::assayNames(object)
-  if (is.null(assay)) assay <- if ("logcounts" %in% available) "logcounts" else "counts"
-  .check_string(assay, "assay")
+  x <- .sce_matrix(object, assay)
   .check_string(reduction.name, "reduction.name")
-  if (!assay %in% available) {
-    .stop("assay '", assay, "' not found in the SingleCellExperiment; available: ",
-          if (length(available)) paste(available, collapse = ", ") else "none", ".")
-  }
-  x <- SummarizedExperiment::assay(object, assay, withDimnames = TRUE)
   meta <- as.data.frame(SummarizedExperiment::colData(object))
   batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(object))
   emb <- RunConcord.default(x, group.by = batch, features = features,
                             reduction.key = reduction.key, verbose = verbose, ...)
-  misc <- attr(emb, "concord")
-  attr(emb, "concord") <- NULL
-  SingleCellExperiment::reducedDim(object, reduction.name) <- emb
-  info <- S4Vectors::metadata(object)
-  info$concord[[reduction.name]] <- misc
-  S4Vectors::metadata(object) <- info
-  object
+  .store_sce(object, emb, reduction.name)
 }

@@ -21,6 +21,30 @@
   SeuratObject::GetAssayData(object, assay = assay, slot = slot)
 }
 
+# The one place that reads a SingleCellExperiment assay: "logcounts" if present, else
+# "counts", unless the user names one.
+.sce_matrix <- function(object, assay) {
+  available <- SummarizedExperiment::assayNames(object)
+  if (is.null(assay)) assay <- if ("logcounts" %in% available) "logcounts" else "counts"
+  .check_string(assay, "assay")
+  if (!assay %in% available) {
+    .stop("assay '", assay, "' not found in the SingleCellExperiment; available: ",
+          if (length(available)) paste(available, collapse = ", ") else "none", ".")
+  }
+  SummarizedExperiment::assay(object, assay, withDimnames = TRUE)
+}
+
+# An embedding and its "concord" information into a SingleCellExperiment.
+.store_sce <- function(object, emb, reduction.name) {
+  misc <- attr(emb, "concord")
+  attr(emb, "concord") <- NULL
+  SingleCellExperiment::reducedDim(object, reduction.name) <- emb
+  info <- S4Vectors::metadata(object)
+  info$concord[[reduction.name]] <- misc
+  S4Vectors::metadata(object) <- info
+  object
+}
+
 # Batch labels as a factor, from a metadata column name or a vector with one label per
 # cell; NULL means one dataset.
 .batch_labels <- function(group.by, meta, n.cells) {
@@ -93,10 +117,9 @@
   rownames(x)[order(score, decreasing = TRUE)[seq_len(n)]]
 }
 
-# The features x cells dgCMatrix to train on: normalized if it holds raw counts,
-# restricted to `features` (default: the n most variable genes), checked for values the
-# engine cannot use.
-.prepare_expression <- function(x, features, verbose) {
+# The features x cells dgCMatrix as the engine reads it: checked for values it cannot
+# use, log-normalized if it holds raw counts (recorded in attr(, "input")).
+.normalized_input <- function(x, verbose) {
   x <- .as_dgc(x)
   if (ncol(x) == 0L || nrow(x) == 0L) {
     .stop("the input has ", nrow(x), " features and ", ncol(x), " cells; RunConcord needs ",
@@ -112,11 +135,24 @@
     .stop("the expression matrix holds negative values (e.g. scaled data); give raw counts or ",
           "log-normalized data instead.")
   }
-  if (.looks_like_counts(x)) {
+  counts <- .looks_like_counts(x)
+  if (counts) {
     if (verbose) message("The input looks like raw counts; log-normalizing it ",
                          "(counts / cell total * 10000, then log1p).")
     x <- .log_normalize(x)
   }
+  attr(x, "input") <- if (counts) .input_counts else .input_lognorm
+  x
+}
+
+.input_counts <- "raw counts, log-normalized (log1p(count / cell total * 10000))"
+.input_lognorm <- "log-normalized values, used as given"
+
+# The matrix to train on: normalized input restricted to `features` (default: the most
+# variable genes).
+.prepare_expression <- function(x, features, verbose) {
+  x <- .normalized_input(x, verbose)
+  input <- attr(x, "input")
   if (is.null(features)) {
     features <- .variable_genes(x)
     if (verbose) message("Using the ", length(features), " most variable genes as features ",
@@ -136,5 +172,29 @@
     }
     features <- present
   }
-  x[features, , drop = FALSE]
+  x <- x[features, , drop = FALSE]
+  attr(x, "input") <- input
+  x
+}
+
+# Rows of `x` in the order of `features`; features the data lacks become rows of zeros.
+.align_features <- function(x, features) {
+  at <- match(features, rownames(x))
+  found <- !is.na(at)
+  if (!any(found)) {
+    .stop("the query shares none of the model's ", length(features), " features (first: ",
+          paste(utils::head(features, 3), collapse = ", "), "); check the feature names and assay.")
+  }
+  if (!all(found)) {
+    warning(sum(!found), " of the model's ", length(features), " features are missing from ",
+            "the query and are set to zero.", call. = FALSE)
+  }
+  # A 0/1 selection matrix places the rows in one sparse product.
+  pick <- Matrix::sparseMatrix(i = which(found), j = at[found], x = 1,
+                               dims = c(length(features), nrow(x)))
+  out <- methods::as(pick %*% x, "CsparseMatrix")
+  dimnames(out) <- list(features, colnames(x))
+  attr(out, "input") <- attr(x, "input")
+  attr(out, "missing.features") <- features[!found]
+  out
 }

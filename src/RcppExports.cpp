@@ -181,8 +181,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_train
-Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch);
-RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP) {
+Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights);
+RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP, SEXP initial_weightsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -190,7 +190,23 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type domains(domainsSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::Function> >::type on_epoch(on_epochSEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_train(x, domains, options, on_epoch));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::List> >::type initial_weights(initial_weightsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_train(x, domains, options, on_epoch, initial_weights));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_encode
+Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int threads, std::string device);
+RcppExport SEXP _concordR_concord_encode(SEXP xSEXP, SEXP weightsSEXP, SEXP optionsSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::S4 >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_encode(x, weights, options, threads, device));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -265,7 +281,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_kendall", (DL_FUNC) &_concordR_concord_kendall, 2},
     {"_concordR_concord_rips_persistence", (DL_FUNC) &_concordR_concord_rips_persistence, 3},
     {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
-    {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 4},
+    {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 5},
+    {"_concordR_concord_encode", (DL_FUNC) &_concordR_concord_encode, 5},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},
     {"_concordR_concord_resolve_threads", (DL_FUNC) &_concordR_concord_resolve_threads, 1},

@@ -30,12 +30,18 @@ std::string norm_name(concord::Norm n) {
   return n == concord::Norm::layer ? "layer" : n == concord::Norm::batch ? "batch" : "none";
 }
 
+concord::ModelOptions model_from(const Rcpp::List& o) {
+  concord::ModelOptions m;
+  m.latent_dim = Rcpp::as<int>(o["latent_dim"]);
+  m.encoder_dims = Rcpp::as<std::vector<int>>(o["encoder_dims"]);
+  m.norm = parse_norm(Rcpp::as<std::string>(o["norm"]));
+  m.dropout = Rcpp::as<double>(o["dropout"]);
+  return m;
+}
+
 concord::TrainOptions options_from(const Rcpp::List& o) {
   concord::TrainOptions t;
-  t.model.latent_dim = Rcpp::as<int>(o["latent_dim"]);
-  t.model.encoder_dims = Rcpp::as<std::vector<int>>(o["encoder_dims"]);
-  t.model.norm = parse_norm(Rcpp::as<std::string>(o["norm"]));
-  t.model.dropout = Rcpp::as<double>(o["dropout"]);
+  t.model = model_from(o);
   t.sampler.batch_size = Rcpp::as<int>(o["batch_size"]);
   t.sampler.p_intra_knn = Rcpp::as<double>(o["p_intra_knn"]);
   t.sampler.p_intra_domain = Rcpp::as<double>(o["p_intra_domain"]);
@@ -56,22 +62,59 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   return t;
 }
 
-}  // namespace
-
-// [[Rcpp::export(.concord_train)]]
-Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options,
-                         Rcpp::Nullable<Rcpp::Function> on_epoch) {
+// The cells x genes view of a genes x cells dgCMatrix, sharing its memory.
+concord::CsrView view_of(const Rcpp::S4& x) {
   const Rcpp::IntegerVector dim = x.slot("Dim");
   const Rcpp::IntegerVector p = x.slot("p");
   const Rcpp::IntegerVector i = x.slot("i");
   const Rcpp::NumericVector values = x.slot("x");
-  concord::CsrView view;
-  view.n_rows = dim[1];
-  view.n_cols = dim[0];
-  view.indptr = p.begin();
-  view.indices = i.begin();
-  view.values = values.begin();
+  return concord::CsrView{dim[1], dim[0], p.begin(), i.begin(), values.begin()};
+}
 
+Rcpp::NumericMatrix matrix_of(const std::vector<float>& rows, int n, int dim) {
+  Rcpp::NumericMatrix m(n, dim);  // R is column-major, the engine row-major
+  for (int c = 0; c < n; ++c) {
+    for (int j = 0; j < dim; ++j) m(c, j) = rows[static_cast<size_t>(c) * dim + j];
+  }
+  return m;
+}
+
+// Weights as a named list of numeric vectors, each with its row-major "shape".
+Rcpp::List weights_to_r(const concord::Weights& w) {
+  Rcpp::List out(w.size());
+  Rcpp::CharacterVector names(w.size());
+  for (size_t k = 0; k < w.size(); ++k) {
+    Rcpp::NumericVector v(w[k].values.begin(), w[k].values.end());
+    v.attr("shape") = Rcpp::NumericVector(w[k].shape.begin(), w[k].shape.end());
+    out[k] = v;
+    names[k] = w[k].name;
+  }
+  out.attr("names") = names;
+  return out;
+}
+
+concord::Weights weights_from_r(const Rcpp::List& w) {
+  const Rcpp::CharacterVector names = w.names();
+  concord::Weights out;
+  for (R_xlen_t k = 0; k < w.size(); ++k) {
+    const Rcpp::NumericVector v = w[k];
+    if (!v.hasAttribute("shape")) throw std::invalid_argument("model weights lack their shape");
+    const Rcpp::NumericVector shape = v.attr("shape");
+    concord::NamedArray a{Rcpp::as<std::string>(names[k]), {}, {}};
+    for (double s : shape) a.shape.push_back(static_cast<int64_t>(s));
+    a.values.assign(v.begin(), v.end());
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+// [[Rcpp::export(.concord_train)]]
+Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options,
+                         Rcpp::Nullable<Rcpp::Function> on_epoch,
+                         Rcpp::Nullable<Rcpp::List> initial_weights = R_NilValue) {
+  const concord::CsrView view = view_of(x);
   const std::vector<int> dom(domains.begin(), domains.end());
   concord::TrainCallbacks callbacks;
   callbacks.interrupted = interrupt_pending;
@@ -79,16 +122,14 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
     Rcpp::Function f(on_epoch);
     callbacks.epoch_end = [f](int epoch, int epochs, double loss) { f(epoch, epochs, loss); };
   }
+  concord::Weights initial;
+  if (initial_weights.isNotNull()) initial = weights_from_r(Rcpp::List(initial_weights));
   concord::TrainResult r;
   try {
-    r = concord::train(view, dom, options_from(options), callbacks);
+    r = concord::train(view, dom, options_from(options), callbacks,
+                       initial_weights.isNotNull() ? &initial : nullptr);
   } catch (const concord::Interrupted&) {
     throw Rcpp::internal::InterruptedException();
-  }
-  // Engine rows are cells, row-major; R matrices are column-major.
-  Rcpp::NumericMatrix emb(r.n_cells, r.latent_dim);
-  for (int c = 0; c < r.n_cells; ++c) {
-    for (int j = 0; j < r.latent_dim; ++j) emb(c, j) = r.embedding[static_cast<size_t>(c) * r.latent_dim + j];
   }
   const concord::PhaseSeconds& s = r.seconds;
   const Rcpp::NumericVector phases = Rcpp::NumericVector::create(
@@ -96,10 +137,21 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
       Rcpp::Named("forward") = s.forward, Rcpp::Named("backward") = s.backward,
       Rcpp::Named("optimizer") = s.optimizer, Rcpp::Named("embed") = s.embed,
       Rcpp::Named("knn_index") = s.knn_index);
-  return Rcpp::List::create(Rcpp::Named("embedding") = emb,
+  return Rcpp::List::create(Rcpp::Named("embedding") = matrix_of(r.embedding, r.n_cells, r.latent_dim),
+                            Rcpp::Named("weights") = weights_to_r(r.weights),
                             Rcpp::Named("loss") = Rcpp::wrap(r.epoch_loss),
                             Rcpp::Named("steps") = static_cast<double>(r.steps),
                             Rcpp::Named("threads") = r.threads, Rcpp::Named("phases") = phases);
+}
+
+// Embeds the cells of x (genes x cells, in the model's gene order) with a trained model.
+// [[Rcpp::export(.concord_encode)]]
+Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int threads,
+                                   std::string device) {
+  const concord::ModelOptions model = model_from(options);
+  const concord::CsrView view = view_of(x);
+  return matrix_of(concord::encode(view, model, weights_from_r(weights), threads, device), view.n_rows,
+                   model.latent_dim);
 }
 
 // The engine's defaults, named as the options list above, for the test that the R

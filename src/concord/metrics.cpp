@@ -1,6 +1,5 @@
 #include "metrics.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -57,17 +56,15 @@ std::vector<double> silhouette_samples(const float* x, int64_t n, int dim, const
                                        int n_labels, int threads) {
   check_labels(labels, n, n_labels);
   const int nt = std::max(1, threads);
-  // Each pair is visited once and credited to both ends, so every thread keeps its own
-  // per-point, per-label distance sums.
-  std::vector<std::vector<double>> sums(nt, std::vector<double>(static_cast<size_t>(n) * n_labels, 0.0));
+  // Each point sums its own row in a fixed order (every pair is computed twice), so the
+  // result does not depend on the number of threads or on scheduling.
+  std::vector<double> sums(static_cast<size_t>(n) * n_labels, 0.0);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
   for (int64_t i = 0; i < n; ++i) {
-    std::vector<double>& s = sums[omp_get_thread_num()];
+    double* s = sums.data() + i * n_labels;
     const float* xi = x + i * dim;
-    for (int64_t j = i + 1; j < n; ++j) {
-      const double d = dist(xi, x + j * dim, dim);
-      s[i * n_labels + labels[j]] += d;
-      s[j * n_labels + labels[i]] += d;
+    for (int64_t j = 0; j < n; ++j) {
+      if (j != i) s[labels[j]] += dist(xi, x + j * dim, dim);
     }
   }
   std::vector<int64_t> size(n_labels, 0);
@@ -78,8 +75,7 @@ std::vector<double> silhouette_samples(const float* x, int64_t n, int dim, const
     if (size[own] < 2) continue;
     double total_own = 0.0, b = std::numeric_limits<double>::infinity();
     for (int l = 0; l < n_labels; ++l) {
-      double t = 0.0;
-      for (int th = 0; th < nt; ++th) t += sums[th][i * n_labels + l];
+      const double t = sums[i * n_labels + l];
       if (l == own) {
         total_own = t;
       } else if (size[l] > 0) {

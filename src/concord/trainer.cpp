@@ -74,9 +74,72 @@ class Stopwatch {
   bool stopped_ = false;
 };
 
+torch::Device device_of(const std::string& device) {
+  if (device != "cpu" && device != "cuda") throw std::invalid_argument("device must be \"cpu\" or \"cuda\"");
+  if (device == "cuda" && !cuda_available())
+    throw std::invalid_argument("device \"cuda\" requested but LibTorch sees no CUDA device");
+  return torch::Device(device == "cuda" ? torch::kCUDA : torch::kCPU);
+}
+
+// All cells through the encoder in evaluation mode, `chunk` cells at a time.
+std::vector<float> embed(Encoder& encoder, const CsrView& x, int chunk, bool sparse, int threads) {
+  torch::NoGradGuard no_grad;
+  encoder->eval();
+  const int dim = encoder->latent_dim();
+  std::vector<float> out(static_cast<size_t>(x.n_rows) * dim);
+  chunk = std::max(1, chunk);
+  std::vector<int> cells;
+  SparseBatch batch;
+  for (int start = 0; start < x.n_rows; start += chunk) {
+    const int n = std::min(chunk, x.n_rows - start);
+    cells.resize(n);
+    for (int i = 0; i < n; ++i) cells[i] = start + i;
+    gather_rows(x, cells.data(), n, batch);
+    torch::Tensor first = sparse ? encoder->first_layer_sparse(batch, threads) : encoder->first_layer_dense(batch);
+    torch::Tensor z = encoder->rest(first).to(torch::kCPU).contiguous();
+    std::copy_n(z.data_ptr<float>(), static_cast<size_t>(n) * dim, out.data() + static_cast<size_t>(start) * dim);
+  }
+  return out;
+}
+
+// Every parameter and buffer (BatchNorm's running statistics) of the encoder.
+std::vector<std::pair<std::string, torch::Tensor>> state_of(Encoder& encoder) {
+  std::vector<std::pair<std::string, torch::Tensor>> state;
+  for (const auto& p : encoder->named_parameters()) state.emplace_back(p.key(), p.value());
+  for (const auto& b : encoder->named_buffers()) state.emplace_back(b.key(), b.value());
+  return state;
+}
+
+Weights export_weights(Encoder& encoder) {
+  Weights out;
+  for (auto& [name, tensor] : state_of(encoder)) {
+    torch::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    NamedArray a{name, t.sizes().vec(), {}};
+    a.values.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+void import_weights(Encoder& encoder, const Weights& weights) {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, tensor] : state_of(encoder)) {
+    auto it = std::find_if(weights.begin(), weights.end(), [&](const NamedArray& a) { return a.name == name; });
+    if (it == weights.end()) throw std::invalid_argument("the model has no weights for '" + name + "'");
+    if (it->shape != tensor.sizes().vec() || static_cast<int64_t>(it->values.size()) != tensor.numel())
+      throw std::invalid_argument("the weights for '" + name + "' do not have the shape the model needs");
+    if (tensor.scalar_type() == torch::kFloat) {
+      tensor.copy_(torch::from_blob(const_cast<float*>(it->values.data()), tensor.sizes()));
+    } else {  // BatchNorm's step counter
+      tensor.copy_(torch::from_blob(const_cast<float*>(it->values.data()), tensor.sizes()).to(tensor.scalar_type()));
+    }
+  }
+}
+
 class Trainer {
  public:
-  Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o)
+  Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o,
+          const Weights* initial)
       : x_(x), o_(o), rng_(o.seed), sampler_(domains, sampler_options(o)) {
     threads_ = resolve_threads(o.threads);
     // LibTorch's own operations here are small (batch x hidden), and each would open a
@@ -86,9 +149,10 @@ class Trainer {
     torch::set_num_threads(1);
     single_threaded_blas();
     torch::manual_seed(o.seed);
-    device_ = torch::Device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
+    device_ = device_of(o.device);
     sparse_ = device_.is_cpu() && o.sparse_kernels;
     encoder_ = Encoder(x.n_cols, o.model);
+    if (initial != nullptr) import_weights(encoder_, *initial);
     encoder_->to(device_);
     params_ = encoder_->parameters();
     if (sparse_) {
@@ -145,6 +209,7 @@ class Trainer {
     result.embedding = embed_all();
     result.n_cells = x_.n_rows;
     result.latent_dim = encoder_->latent_dim();
+    result.weights = export_weights(encoder_);
     return std::move(result_);
   }
 
@@ -213,22 +278,7 @@ class Trainer {
 
   std::vector<float> embed_all() {
     Stopwatch watch(result_.seconds.embed);
-    torch::NoGradGuard no_grad;
-    encoder_->eval();
-    const int dim = encoder_->latent_dim();
-    std::vector<float> out(static_cast<size_t>(x_.n_rows) * dim);
-    const int chunk = std::max(1, o_.inference_batch_size);
-    std::vector<int> cells;
-    SparseBatch batch;
-    for (int start = 0; start < x_.n_rows; start += chunk) {
-      const int n = std::min(chunk, x_.n_rows - start);
-      cells.resize(n);
-      for (int i = 0; i < n; ++i) cells[i] = start + i;
-      gather_rows(x_, cells.data(), n, batch);
-      torch::Tensor z = encoder_->rest(first_layer(batch)).to(torch::kCPU).contiguous();
-      std::copy_n(z.data_ptr<float>(), static_cast<size_t>(n) * dim, out.data() + static_cast<size_t>(start) * dim);
-    }
-    return out;
+    return embed(encoder_, x_, o_.inference_batch_size, sparse_, threads_);
   }
 
   const CsrView& x_;
@@ -258,18 +308,28 @@ int resolve_threads(int requested) {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
+                          int threads, const std::string& device) {
+  validate(x);
+  const torch::Device dev = device_of(device);
+  threads = resolve_threads(threads);
+  torch::set_num_threads(1);
+  single_threaded_blas();
+  Encoder encoder(x.n_cols, model);
+  import_weights(encoder, weights);
+  encoder->to(dev);
+  return embed(encoder, x, TrainOptions().inference_batch_size, dev.is_cpu(), threads);
+}
+
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
-                  const TrainCallbacks& callbacks) {
+                  const TrainCallbacks& callbacks, const Weights* initial) {
   validate(x);
   if (static_cast<int>(domains.size()) != x.n_rows)
     throw std::invalid_argument("need one domain label per cell");
   if (options.epochs < 0) throw std::invalid_argument("epochs must be non-negative");
   if (!(options.temperature > 0)) throw std::invalid_argument("temperature must be positive");
-  if (options.device != "cpu" && options.device != "cuda")
-    throw std::invalid_argument("device must be \"cpu\" or \"cuda\"");
-  if (options.device == "cuda" && !cuda_available())
-    throw std::invalid_argument("device \"cuda\" requested but LibTorch sees no CUDA device");
-  Trainer trainer(x, domains, options);
+  device_of(options.device);
+  Trainer trainer(x, domains, options, initial);
   return trainer.run(callbacks);
 }
 

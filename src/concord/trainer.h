@@ -37,6 +37,15 @@ struct PhaseSeconds {
   double knn_index = 0;  // building the kNN index
 };
 
+// A model's parameters and buffers by name (LibTorch's module naming), in a form that
+// front ends can store and hand back without knowing LibTorch.
+struct NamedArray {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+using Weights = std::vector<NamedArray>;
+
 struct TrainResult {
   int n_cells = 0;
   int latent_dim = 0;
@@ -45,12 +54,20 @@ struct TrainResult {
   int64_t steps = 0;
   int threads = 0;               // threads actually used
   PhaseSeconds seconds;
+  Weights weights;               // the trained encoder
 };
 
 // Trains on the cells x genes matrix `x` (log-normalised values) with one domain label
-// in [0, n_domains) per cell, then embeds every cell in evaluation mode.
+// in [0, n_domains) per cell, then embeds every cell in evaluation mode. With `initial`,
+// training continues from those weights (fine-tuning) instead of a random start.
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
-                  const TrainCallbacks& callbacks = {});
+                  const TrainCallbacks& callbacks = {}, const Weights* initial = nullptr);
+
+// Embeds the cells of `x` (genes in the model's order) with an encoder of the given
+// shape and weights, in evaluation mode: n_cells x latent_dim, row-major. Throws
+// std::invalid_argument when the weights do not fit the shape.
+std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
+                          int threads, const std::string& device = "cpu");
 
 // Whether the linked LibTorch has a CUDA backend and sees a device.
 bool cuda_available();

@@ -144,3 +144,26 @@ TEST_CASE("bad input is rejected before training", "[trainer]") {
   v.indices = bad_indices.data();
   CHECK_THROWS_AS(concord::train(v, toy.domain, small_options()), std::invalid_argument);
 }
+
+TEST_CASE("encoding with the exported weights reproduces the training embedding", "[trainer]") {
+  Toy toy(150, 3, 50, 8);
+  for (auto norm : {concord::Norm::layer, concord::Norm::batch}) {
+    auto o = small_options();
+    o.model.norm = norm;
+    const auto r = concord::train(toy.view, toy.domain, o);
+    REQUIRE_FALSE(r.weights.empty());
+    CHECK(concord::encode(toy.view, o.model, r.weights, 1) == r.embedding);
+    CHECK(concord::encode(toy.view, o.model, r.weights, 2) == r.embedding);
+  }
+}
+
+TEST_CASE("weights that do not fit the model are rejected", "[trainer]") {
+  Toy toy(100, 2, 40, 9);
+  auto o = small_options();
+  const auto r = concord::train(toy.view, toy.domain, o);
+  auto wider = o.model;
+  wider.encoder_dims = {64};
+  CHECK_THROWS_AS(concord::encode(toy.view, wider, r.weights, 1), std::invalid_argument);
+  concord::Weights missing(r.weights.begin() + 1, r.weights.end());
+  CHECK_THROWS_AS(concord::encode(toy.view, o.model, missing, 1), std::invalid_argument);
+}

@@ -1,0 +1,108 @@
+#' Map new cells onto a trained CONCORD model
+#'
+#' Encodes query cells with a model trained by [RunConcord()], without retraining, so
+#' that they land in the reference's embedding: features are matched by name (features
+#' the query lacks are set to zero, with a warning), and the input is normalized as for
+#' training (raw counts are detected and log-normalized). Optionally the model is first
+#' fine-tuned on the query: contrastive training continues from the reference weights
+#' for `fine.tune.epochs` epochs, with the query's batches as domains.
+#'
+#' @param query A Seurat object, SingleCellExperiment, or features x cells matrix /
+#'   `dgCMatrix` of the query cells.
+#' @param model A `ConcordModel`, or the reference object (or matrix) that holds one; see
+#'   [GetConcordModel()].
+#' @param group.by Batches of the query cells, used by fine-tuning only: a metadata
+#'   column name (Seurat, SCE) or one label per cell; `NULL` treats them as one batch.
+#' @param fine.tune.epochs Epochs of fine-tuning on the query before encoding (0: none,
+#'   the default, so the reference embedding is left exactly as it was).
+#' @inheritParams RunConcord
+#' @return Like [RunConcord()]: the Seurat object with a DimReduc, the
+#'   SingleCellExperiment with a reducedDim, or the cells x latent matrix. Its `misc`
+#'   (or `metadata(x)$concord[[reduction.name]]`, or the `"concord"` attribute) holds the
+#'   model used (the fine-tuned one if `fine.tune.epochs > 0`) and the features that
+#'   were missing from the query.
+#' @export
+#' @examples
+#' data <- readRDS(system.file("extdata", "kang_ifnb.rds", package = "concordR"))
+#' ref <- data$meta$batch != "stim107"
+#' emb <- RunConcord(data$counts[, ref], group.by = data$meta$batch[ref], epochs = 2,
+#'                   min.steps = 0, latent.dim = 16, threads = 1, verbose = FALSE)
+#' query <- ProjectConcord(data$counts[, !ref], emb, threads = 1, verbose = FALSE)
+#' dim(query)
+ProjectConcord <- function(query, model, ...) UseMethod("ProjectConcord")
+
+#' @rdname ProjectConcord
+#' @export
+ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epochs = 0,
+                                   threads = NULL, device = c("auto", "cpu", "cuda"),
+                                   verbose = TRUE, reduction.key = "CONCORD_", ...) {
+  .check_dots(..., fun = "ProjectConcord")
+  model <- GetConcordModel(model)
+  .check_flag(verbose, "verbose")
+  .check_string(reduction.key, "reduction.key")
+  .check_number(fine.tune.epochs, "fine.tune.epochs", lower = 0, integer = TRUE)
+  if (!is.null(threads)) .check_number(threads, "threads", lower = 1, integer = TRUE)
+  threads <- .concord_resolve_threads(if (is.null(threads)) 0L else as.integer(threads))
+  device <- .resolve_device(device)
+  n.cells <- ncol(query)
+  if (is.null(n.cells)) .stop("expected a features x cells query matrix; got an object of class ", class(query)[1], ".")
+  batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
+  x <- .align_features(.normalized_input(query, verbose), model$features)
+
+  if (fine.tune.epochs > 0) {
+    params <- utils::modifyList(model$params, list(epochs = as.integer(fine.tune.epochs),
+                                                   min_steps = 0L, threads = threads,
+                                                   device = device))
+    fit <- .train_engine(x, batch, params, verbose, initial.weights = model$weights)
+    model <- .new_model(fit$weights, features = model$features, params = params,
+                        batches = levels(batch), input = model$input, loss = fit$loss,
+                        steps = fit$steps, n.cells = ncol(x))
+    emb <- fit$embedding
+  } else {
+    emb <- .concord_encode(x, model$weights, model$params, threads, device)
+  }
+  dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
+  attr(emb, "concord") <- list(model = model, projected = TRUE,
+                               missing.features = attr(x, "missing.features"),
+                               features = model$features)
+  emb
+}
+
+#' @rdname ProjectConcord
+#' @export
+ProjectConcord.Seurat <- function(query, model, group.by = NULL, assay = NULL, slot = "data",
+                                  reduction.name = "concord", reduction.key = "CONCORD_",
+                                  verbose = TRUE, ...) {
+  .require("SeuratObject", "to project a Seurat object")
+  model <- GetConcordModel(model)
+  assay <- if (is.null(assay)) SeuratObject::DefaultAssay(query) else assay
+  .check_string(assay, "assay")
+  .check_string(slot, "slot")
+  .check_string(reduction.name, "reduction.name")
+  x <- .seurat_matrix(query, assay = assay, slot = slot)
+  batch <- .batch_labels(group.by, meta = query[[]], n.cells = ncol(query))
+  emb <- ProjectConcord.default(x, model, group.by = batch, reduction.key = reduction.key,
+                                verbose = verbose, ...)
+  misc <- attr(emb, "concord")
+  attr(emb, "concord") <- NULL
+  query[[reduction.name]] <- SeuratObject::CreateDimReducObject(
+    embeddings = emb, key = reduction.key, assay = assay, misc = misc
+  )
+  SeuratObject::LogSeuratCommand(query)
+}
+
+#' @rdname ProjectConcord
+#' @export
+ProjectConcord.SingleCellExperiment <- function(query, model, group.by = NULL, assay = NULL,
+                                                reduction.name = "CONCORD",
+                                                reduction.key = "CONCORD_", verbose = TRUE, ...) {
+  .require("SingleCellExperiment", "to project a SingleCellExperiment")
+  model <- GetConcordModel(model)
+  x <- .sce_matrix(query, assay)
+  .check_string(reduction.name, "reduction.name")
+  meta <- as.data.frame(SummarizedExperiment::colData(query))
+  batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(query))
+  emb <- ProjectConcord.default(x, model, group.by = batch, reduction.key = reduction.key,
+                                verbose = verbose, ...)
+  .store_sce(query, emb, reduction.name)
+}

@@ -1,0 +1,139 @@
+#' Transfer labels from reference cells to query cells
+#'
+#' Each query cell takes the label voted by its `k` nearest reference cells in the
+#' embedding, each vote weighted by its cosine similarity to the query cell (as
+#' Concerto does). The confidence of a call is the weight of the winning label over the
+#' total weight; calls below `min.confidence` become `unassigned`.
+#'
+#' @param query The query: a cells x dimensions embedding matrix, or a Seurat object /
+#'   SingleCellExperiment holding `reduction` (e.g. made by [ProjectConcord()]).
+#' @param reference The reference: an embedding matrix with the same dimensions, or an
+#'   object holding `reduction`.
+#' @param labels The reference labels: one per reference cell, or a metadata column name
+#'   of the reference object.
+#' @param k Reference neighbours that vote.
+#' @param min.confidence Calls whose confidence is below this become `unassigned`.
+#' @param unassigned Label of those cells.
+#' @param reduction Reduction holding the embedding in Seurat / SingleCellExperiment
+#'   objects (default `"concord"` / `"CONCORD"`).
+#' @param prefix Metadata column prefix under which object methods store the result:
+#'   `<prefix>` (label) and `<prefix>.score` (confidence).
+#' @param threads CPU threads for the neighbour search.
+#' @param ... Unused; unknown names are an error.
+#' @return For matrices, a data.frame with one row per query cell: `label` (a factor)
+#'   and `confidence` in (0, 1]. For objects, the query with those two columns added to
+#'   its cell metadata.
+#' @export
+#' @examples
+#' set.seed(1)
+#' ref <- rbind(matrix(rnorm(100, 3), 50), matrix(rnorm(100, -3), 50))
+#' query <- rbind(matrix(rnorm(20, 3), 10), matrix(rnorm(20, -3), 10))
+#' TransferLabels(query, ref, labels = rep(c("A", "B"), each = 50))
+TransferLabels <- function(query, ...) UseMethod("TransferLabels")
+
+#' @rdname TransferLabels
+#' @export
+TransferLabels.default <- function(query, reference, labels, k = 5, min.confidence = 0,
+                                   unassigned = "unassigned", threads = 1, ...) {
+  .check_dots(..., fun = "TransferLabels")
+  query <- .embedding_matrix(query, "query")
+  reference <- .embedding_matrix(reference, "reference")
+  if (ncol(query) != ncol(reference)) {
+    .stop("query and reference embeddings differ in dimensions (", ncol(query), " vs ",
+          ncol(reference), "); project the query with the reference's model (ProjectConcord()).")
+  }
+  if (!is.atomic(labels) || length(labels) != nrow(reference)) {
+    .stop("'labels' must have one label per reference cell (", nrow(reference), "); got ",
+          .show(labels), ".")
+  }
+  if (anyNA(labels)) .stop("'labels' has ", sum(is.na(labels)), " missing value(s); remove those reference cells first.")
+  .check_number(k, "k", lower = 1, integer = TRUE)
+  .check_probability(min.confidence, "min.confidence")
+  .check_string(unassigned, "unassigned")
+  .check_number(threads, "threads", lower = 1, integer = TRUE)
+  k <- min(as.integer(k), nrow(reference))
+
+  nn <- .concord_knn(reference, query, k, "cosine", 5e4, as.integer(threads))
+  # Cosine distance is 1 - similarity; opposite vectors get no vote rather than a negative one.
+  weight <- pmax(1 - nn$distance, 0)
+  weight[is.na(weight)] <- 0
+  levels <- sort(unique(as.character(labels)))
+  votes <- matrix(0, nrow(query), length(levels))
+  code <- matrix(match(as.character(labels), levels)[nn$index], nrow(query))
+  for (j in seq_len(k)) {
+    ok <- !is.na(code[, j])
+    votes[cbind(which(ok), code[ok, j])] <- votes[cbind(which(ok), code[ok, j])] + weight[ok, j]
+  }
+  total <- rowSums(votes)
+  best <- max.col(votes, ties.method = "first")
+  confidence <- ifelse(total > 0, votes[cbind(seq_len(nrow(votes)), best)] / total, 0)
+  label <- ifelse(confidence >= min.confidence & total > 0, levels[best], unassigned)
+  data.frame(label = factor(label, levels = unique(c(levels, if (any(label == unassigned)) unassigned))),
+             confidence = confidence, row.names = rownames(query))
+}
+
+#' @rdname TransferLabels
+#' @export
+TransferLabels.Seurat <- function(query, reference, labels, reduction = "concord",
+                                  prefix = "predicted", ...) {
+  .require("SeuratObject", "to transfer labels between Seurat objects")
+  calls <- TransferLabels.default(
+    .reduction_of(query, reduction, "query"), .reduction_of(reference, reduction, "reference"),
+    labels = .reference_labels(reference, labels), ...)
+  .check_string(prefix, "prefix")
+  query[[prefix]] <- calls$label
+  query[[paste0(prefix, ".score")]] <- calls$confidence
+  query
+}
+
+#' @rdname TransferLabels
+#' @export
+TransferLabels.SingleCellExperiment <- function(query, reference, labels, reduction = "CONCORD",
+                                                prefix = "predicted", ...) {
+  .require("SingleCellExperiment", "to transfer labels between SingleCellExperiments")
+  calls <- TransferLabels.default(
+    .reduction_of(query, reduction, "query"), .reduction_of(reference, reduction, "reference"),
+    labels = .reference_labels(reference, labels), ...)
+  .check_string(prefix, "prefix")
+  SummarizedExperiment::colData(query)[[prefix]] <- calls$label
+  SummarizedExperiment::colData(query)[[paste0(prefix, ".score")]] <- calls$confidence
+  query
+}
+
+.embedding_matrix <- function(x, what) {
+  if (inherits(x, c("Seurat", "SingleCellExperiment"))) return(.reduction_of(x, NULL, what))
+  if (!is.matrix(x) || !is.numeric(x) || nrow(x) == 0L || anyNA(x)) {
+    .stop("the ", what, " must be a numeric cells x dimensions embedding without NA, or an ",
+          "object holding one.")
+  }
+  x
+}
+
+.reduction_of <- function(object, reduction, what) {
+  if (is.matrix(object)) return(.embedding_matrix(object, what))
+  if (inherits(object, "Seurat")) {
+    reduction <- if (is.null(reduction)) "concord" else reduction
+    if (!reduction %in% names(object@reductions)) {
+      .stop("the ", what, " has no reduction '", reduction, "'; available: ",
+            paste(names(object@reductions), collapse = ", "), ".")
+    }
+    return(SeuratObject::Embeddings(object, reduction))
+  }
+  reduction <- if (is.null(reduction)) "CONCORD" else reduction
+  if (!reduction %in% SingleCellExperiment::reducedDimNames(object)) {
+    .stop("the ", what, " has no reducedDim '", reduction, "'; available: ",
+          paste(SingleCellExperiment::reducedDimNames(object), collapse = ", "), ".")
+  }
+  SingleCellExperiment::reducedDim(object, reduction)
+}
+
+.reference_labels <- function(reference, labels) {
+  if (!(is.character(labels) && length(labels) == 1L)) return(labels)
+  meta <- if (inherits(reference, "Seurat")) reference[[]] else
+    as.data.frame(SummarizedExperiment::colData(reference))
+  if (!labels %in% colnames(meta)) {
+    .stop("labels column '", labels, "' not found in the reference's cell metadata; available: ",
+          paste(colnames(meta), collapse = ", "), ".")
+  }
+  meta[[labels]]
+}
