@@ -61,6 +61,10 @@
     .Call(`_concordR_concord_encode`, x, weights, options, threads, device)
 }
 
+.concord_attribution <- function(x, weights, options, cells, threads) {
+    .Call(`_concordR_concord_attribution`, x, weights, options, cells, threads)
+}
+
 .concord_engine_defaults <- function() {
     .Call(`_concordR_concord_engine_defaults`)
 }

@@ -210,6 +210,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_attribution
+Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, Rcpp::IntegerVector cells, int threads);
+RcppExport SEXP _concordR_concord_attribution(SEXP xSEXP, SEXP weightsSEXP, SEXP optionsSEXP, SEXP cellsSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::S4 >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cells(cellsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_attribution(x, weights, options, cells, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_engine_defaults
 Rcpp::List concord_engine_defaults();
 RcppExport SEXP _concordR_concord_engine_defaults() {
@@ -283,6 +298,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
     {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 5},
     {"_concordR_concord_encode", (DL_FUNC) &_concordR_concord_encode, 5},
+    {"_concordR_concord_attribution", (DL_FUNC) &_concordR_concord_attribution, 5},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},
     {"_concordR_concord_resolve_threads", (DL_FUNC) &_concordR_concord_resolve_threads, 1},

@@ -154,6 +154,18 @@ Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List op
                    model.latent_dim);
 }
 
+// Genes x latent attribution of a trained model, averaged over `cells` (0-based; empty:
+// all cells).
+// [[Rcpp::export(.concord_attribution)]]
+Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options,
+                                        Rcpp::IntegerVector cells, int threads) {
+  const concord::ModelOptions model = model_from(options);
+  const concord::CsrView view = view_of(x);
+  const std::vector<int> chosen(cells.begin(), cells.end());
+  return matrix_of(concord::attribution(view, model, weights_from_r(weights), chosen, threads),
+                   view.n_cols, model.latent_dim);
+}
+
 // The engine's defaults, named as the options list above, for the test that the R
 // defaults equal them.
 // [[Rcpp::export(.concord_engine_defaults)]]

@@ -58,7 +58,7 @@ torch::Tensor EncoderImpl::first_layer_sparse(const SparseBatch& x, int threads)
   return out;
 }
 
-torch::Tensor EncoderImpl::first_layer_dense(const SparseBatch& x) const {
+torch::Tensor EncoderImpl::densify(const SparseBatch& x) const {
   torch::Tensor dense = torch::zeros({x.n_rows, x.n_cols});
   float* d = dense.data_ptr<float>();
   for (int r = 0; r < x.n_rows; ++r) {
@@ -66,7 +66,11 @@ torch::Tensor EncoderImpl::first_layer_dense(const SparseBatch& x) const {
       d[static_cast<int64_t>(r) * x.n_cols + x.indices[k]] = x.values[k];
     }
   }
-  return torch::addmm(bias_in_, dense.to(weight_in_.device()), weight_in_);
+  return dense.to(weight_in_.device());
+}
+
+torch::Tensor EncoderImpl::first_layer(const torch::Tensor& dense) const {
+  return torch::addmm(bias_in_, dense, weight_in_);
 }
 
 }  // namespace concord

@@ -20,7 +20,11 @@ class EncoderImpl : public torch::nn::Module {
   // First Linear on the sparse kernels; not tracked by autograd (CPU only).
   torch::Tensor first_layer_sparse(const SparseBatch& x, int threads) const;
   // First Linear through a dense copy of the batch, tracked by autograd (any device).
-  torch::Tensor first_layer_dense(const SparseBatch& x) const;
+  torch::Tensor first_layer_dense(const SparseBatch& x) const { return first_layer(densify(x)); }
+  // First Linear of a dense cells x genes tensor, tracked by autograd.
+  torch::Tensor first_layer(const torch::Tensor& dense) const;
+  // The batch as a dense cells x genes tensor on the model's device.
+  torch::Tensor densify(const SparseBatch& x) const;
   // Everything after the first Linear.
   torch::Tensor rest(const torch::Tensor& first_out) { return body_->forward(first_out); }
 

@@ -321,6 +321,43 @@ std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Wei
   return embed(encoder, x, TrainOptions().inference_batch_size, dev.is_cpu(), threads);
 }
 
+std::vector<float> attribution(const CsrView& x, const ModelOptions& model, const Weights& weights,
+                               const std::vector<int>& cells, int threads) {
+  validate(x);
+  torch::set_num_threads(std::max(1, resolve_threads(threads)));
+  single_threaded_blas();
+  Encoder encoder(x.n_cols, model);
+  import_weights(encoder, weights);
+  encoder->eval();
+  std::vector<int> chosen = cells;
+  if (chosen.empty()) {
+    chosen.resize(x.n_rows);
+    for (int c = 0; c < x.n_rows; ++c) chosen[c] = c;
+  }
+  for (int c : chosen) {
+    if (c < 0 || c >= x.n_rows) throw std::invalid_argument("attribution cell index out of range");
+  }
+  const int dim = encoder->latent_dim();
+  torch::Tensor total = torch::zeros({x.n_cols, dim}, torch::kDouble);
+  SparseBatch batch;
+  constexpr int chunk = 256;
+  for (size_t start = 0; start < chosen.size(); start += chunk) {
+    const int n = static_cast<int>(std::min<size_t>(chunk, chosen.size() - start));
+    gather_rows(x, chosen.data() + start, n, batch);
+    torch::Tensor input = encoder->densify(batch).requires_grad_(true);
+    torch::Tensor z = encoder->rest(encoder->first_layer(input));
+    for (int d = 0; d < dim; ++d) {
+      // Cells do not interact in evaluation mode, so the gradient of the column sum
+      // holds every cell's own gradient.
+      torch::Tensor grad = torch::autograd::grad({z.select(1, d).sum()}, {input},
+                                                 /*grad_outputs=*/{}, /*retain_graph=*/true)[0];
+      total.select(1, d).add_((grad * input).sum(0).to(torch::kDouble));
+    }
+  }
+  total = (total / static_cast<double>(chosen.size())).to(torch::kFloat).contiguous();
+  return std::vector<float>(total.data_ptr<float>(), total.data_ptr<float>() + total.numel());
+}
+
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
                   const TrainCallbacks& callbacks, const Weights* initial) {
   validate(x);

@@ -69,6 +69,13 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
 std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
                           int threads, const std::string& device = "cpu");
 
+// Gene attribution: for each latent dimension d and gene g, the mean over the given
+// cells of x_g * dz_d / dx_g (input times gradient, in evaluation mode), i.e. how much
+// of dimension d each gene contributes, to first order. Returns genes x latent_dim,
+// row-major. `cells` empty means every cell.
+std::vector<float> attribution(const CsrView& x, const ModelOptions& model, const Weights& weights,
+                               const std::vector<int>& cells, int threads);
+
 // Whether the linked LibTorch has a CUDA backend and sees a device.
 bool cuda_available();
 

@@ -167,3 +167,35 @@ TEST_CASE("weights that do not fit the model are rejected", "[trainer]") {
   concord::Weights missing(r.weights.begin() + 1, r.weights.end());
   CHECK_THROWS_AS(concord::encode(toy.view, o.model, missing, 1), std::invalid_argument);
 }
+
+TEST_CASE("attribution is input times gradient and finds a planted marker", "[trainer]") {
+  // No hidden layer, no norm: z = LeakyReLU(x W + b). With positive inputs, weights and
+  // bias, every pre-activation is positive, so dz_d/dx_g = W[g, d] and the attribution
+  // is mean_c x_cg W[g, d]. Gene 5 carries dimension 0.
+  Toy toy(60, 2, 20, 10);
+  concord::ModelOptions m;
+  m.latent_dim = 3;
+  m.encoder_dims = {};
+  m.norm = concord::Norm::none;
+  concord::NamedArray w{"weight_in", {20, 3}, std::vector<float>(60, 0.01f)};
+  w.values[5 * 3 + 0] = 3.0f;
+  concord::NamedArray b{"bias_in", {3}, {0.1f, 0.1f, 0.1f}};
+  const concord::Weights weights = {w, b};
+  const auto a = concord::attribution(toy.view, m, weights, {}, 1);
+  REQUIRE(a.size() == 20u * 3u);
+  std::vector<double> mean(20, 0.0);
+  for (int c = 0; c < 60; ++c) {
+    for (int k = toy.indptr[c]; k < toy.indptr[c + 1]; ++k) mean[toy.indices[k]] += toy.values[k] / 60.0;
+  }
+  for (int g = 0; g < 20; ++g) {
+    for (int d = 0; d < 3; ++d) CHECK(a[g * 3 + d] == Approx(mean[g] * w.values[g * 3 + d]).epsilon(1e-5));
+  }
+  int best = 0;
+  for (int g = 1; g < 20; ++g) best = a[g * 3] > a[best * 3] ? g : best;
+  CHECK(best == 5);
+  // A subset of cells averages over those cells only.
+  const auto one = concord::attribution(toy.view, m, weights, {0}, 1);
+  double x05 = 0;
+  for (int k = toy.indptr[0]; k < toy.indptr[1]; ++k) x05 += toy.indices[k] == 5 ? toy.values[k] : 0.0;
+  CHECK(one[5 * 3] == Approx(3.0 * x05).margin(1e-5));
+}
