@@ -90,7 +90,7 @@ TopAttributedGenes <- function(attribution, n = 10, dims = NULL) {
   do.call(rbind, lapply(dims, function(d) {
     top <- order(attribution[, d], decreasing = TRUE)[seq_len(n)]
     data.frame(dimension = d, rank = seq_len(n), gene = rownames(attribution)[top],
-               attribution = attribution[top, d])
+               attribution = unname(attribution[top, d]))
   }))
 }
 
