@@ -164,8 +164,7 @@ class Trainer {
   }
 
   TrainResult run(const TrainCallbacks& cb) {
-    TrainResult& result = result_;  // filled in place: the phase timers write into it
-    result.threads = threads_;
+    result_.threads = threads_;
     const bool knn_mode = o_.sampler.p_intra_knn > 0;
     const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, x_.n_rows / 10));
     std::unique_ptr<KnnIndex> index;
@@ -183,7 +182,7 @@ class Trainer {
     for (int epoch = 0; epoch < o_.epochs; ++epoch) {
       if (knn_mode && epoch == o_.warmup_epochs) {
         embedding = embed_all();
-        Stopwatch watch(result.seconds.knn_index);
+        Stopwatch watch(result_.seconds.knn_index);
         index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, encoder_->latent_dim(),
                                            o_.knn, threads_);
       }
@@ -193,23 +192,23 @@ class Trainer {
           static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
         }
       }
-      Stopwatch sampling(result.seconds.sample);
+      Stopwatch sampling(result_.seconds.sample);
       const auto batches = sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
       sampling.stop();
       double total = 0;
       for (const auto& batch : batches) {
         if (cb.interrupted && cb.interrupted()) throw Interrupted();
         total += step(batch, lr);
-        ++result.steps;
+        ++result_.steps;
       }
       const double mean = batches.empty() ? 0.0 : total / batches.size();
-      result.epoch_loss.push_back(mean);
+      result_.epoch_loss.push_back(mean);
       if (cb.epoch_end) cb.epoch_end(epoch + 1, o_.epochs, mean);
     }
-    result.embedding = embed_all();
-    result.n_cells = x_.n_rows;
-    result.latent_dim = encoder_->latent_dim();
-    result.weights = export_weights(encoder_);
+    result_.embedding = embed_all();
+    result_.n_cells = x_.n_rows;
+    result_.latent_dim = encoder_->latent_dim();
+    result_.weights = export_weights(encoder_);
     return std::move(result_);
   }
 
