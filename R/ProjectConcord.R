@@ -20,7 +20,8 @@
 #'   SingleCellExperiment with a reducedDim, or the cells x latent matrix. Its `misc`
 #'   (or `metadata(x)$concord[[reduction.name]]`, or the `"concord"` attribute) holds the
 #'   model used (the fine-tuned one if `fine.tune.epochs > 0`) and the features that
-#'   were missing from the query.
+#'   were missing from the query. A model with a classifier (`class.by` in
+#'   [RunConcord()]) also predicts the query cells' classes, stored as for RunConcord.
 #' @export
 #' @examples
 #' data <- readRDS(system.file("extdata", "kang_ifnb.rds", package = "concordR"))
@@ -53,10 +54,13 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
     params <- utils::modifyList(model$params, list(epochs = as.integer(fine.tune.epochs),
                                                    min_steps = 0L, threads = threads,
                                                    device = device))
-    fit <- .train_engine(x, batch, params, verbose, initial.weights = model$weights)
+    # Query cells have no labels: a classifier head is carried along, not trained.
+    unlabelled <- if (is.null(model$classes)) NULL else factor(rep(NA, ncol(x)), levels = model$classes)
+    fit <- .train_engine(x, batch, params, verbose, initial.weights = model$weights,
+                         classes = unlabelled)
     model <- .new_model(fit$weights, features = model$features, params = params,
                         batches = levels(batch), input = model$input, loss = fit$loss,
-                        steps = fit$steps, n.cells = ncol(x))
+                        steps = fit$steps, n.cells = ncol(x), classes = model$classes)
     emb <- fit$embedding
   } else {
     emb <- .concord_encode(x, model$weights, model$params, threads, device)
@@ -64,7 +68,7 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
   dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
   attr(emb, "concord") <- list(model = model, projected = TRUE,
                                missing.features = attr(x, "missing.features"),
-                               features = model$features)
+                               features = model$features, classes = .class_predictions(emb, model))
   emb
 }
 
@@ -88,7 +92,7 @@ ProjectConcord.Seurat <- function(query, model, group.by = NULL, assay = NULL, s
   query[[reduction.name]] <- SeuratObject::CreateDimReducObject(
     embeddings = emb, key = reduction.key, assay = assay, misc = misc
   )
-  SeuratObject::LogSeuratCommand(query)
+  SeuratObject::LogSeuratCommand(.store_classes(query, misc$classes))
 }
 
 #' @rdname ProjectConcord
@@ -104,5 +108,5 @@ ProjectConcord.SingleCellExperiment <- function(query, model, group.by = NULL, a
   batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(query))
   emb <- ProjectConcord.default(x, model, group.by = batch, reduction.key = reduction.key,
                                 verbose = verbose, ...)
-  .store_sce(query, emb, reduction.name)
+  .store_classes(.store_sce(query, emb, reduction.name), attr(emb, "concord")$classes)
 }

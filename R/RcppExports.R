@@ -53,8 +53,8 @@
     .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
 }
 
-.concord_train <- function(x, domains, options, on_epoch, initial_weights = NULL) {
-    .Call(`_concordR_concord_train`, x, domains, options, on_epoch, initial_weights)
+.concord_train <- function(x, domains, options, on_epoch, initial_weights = NULL, labels = integerVector()) {
+    .Call(`_concordR_concord_train`, x, domains, options, on_epoch, initial_weights, labels)
 }
 
 .concord_encode <- function(x, weights, options, threads, device) {

@@ -54,6 +54,12 @@
 #' @param seed Random seed; the same seed and `threads` give the same embedding.
 #' @param threads CPU threads; `NULL` uses every core.
 #' @param device `"auto"` (CUDA when available, else CPU), `"cpu"` or `"cuda"`.
+#' @param class.by Optional cell labels for a classification head trained jointly with
+#'   the embedding: a metadata column name (Seurat, SCE) or one label per cell; `NA`
+#'   marks unlabelled cells, which still take part in contrastive training. Every cell
+#'   then gets a predicted class and its probability (metadata columns `concord.class`
+#'   and `concord.class.score` for objects; `attr(, "concord")$classes` for matrices).
+#' @param class.weight Weight of the classifier's cross-entropy in the loss.
 #' @param verbose Show messages and a progress bar.
 #' @param reduction.key Prefix of the embedding's column names.
 #' @param ... Arguments passed to the default method; unknown names are an error.
@@ -83,7 +89,8 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
                                warmup.epochs = 2, min.steps = 1000,
                                norm = c("layer", "batch", "none"), dropout = 0, seed = 0,
                                threads = NULL, device = c("auto", "cpu", "cuda"),
-                               verbose = TRUE, reduction.key = "CONCORD_", ...) {
+                               class.by = NULL, class.weight = 1, verbose = TRUE,
+                               reduction.key = "CONCORD_", ...) {
   .check_dots(...)
   .check_flag(verbose, "verbose")
   .check_string(reduction.key, "reduction.key")
@@ -93,23 +100,26 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
     beta = beta, element.mask = element.mask, feature.mask = feature.mask,
     p.intra.knn = p.intra.knn, p.intra.domain = p.intra.domain, knn.k = knn.k,
     knn.metric = knn.metric, warmup.epochs = warmup.epochs, min.steps = min.steps,
-    norm = norm, dropout = dropout, seed = seed, threads = threads, device = device
+    norm = norm, dropout = dropout, seed = seed, threads = threads, device = device,
+    class.weight = class.weight
   )
   n.cells <- ncol(object)
   if (is.null(n.cells)) .stop("expected a features x cells matrix; got an object of class ", class(object)[1], ".")
   batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
+  classes <- .class_labels(class.by, meta = NULL, n.cells = n.cells)
+  if (!is.null(classes)) params$n_classes <- nlevels(classes)
   x <- .prepare_expression(object, features, verbose)
-  fit <- .train_engine(x, batch, params, verbose)
+  fit <- .train_engine(x, batch, params, verbose, classes = classes)
 
   emb <- fit$embedding
   dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
   model <- .new_model(fit$weights, features = rownames(x), params = params,
                       batches = levels(batch), input = attr(x, "input"), loss = fit$loss,
-                      steps = fit$steps, n.cells = ncol(x))
+                      steps = fit$steps, n.cells = ncol(x), classes = levels(classes))
   attr(emb, "concord") <- list(
     model = model, params = params, loss = fit$loss, steps = fit$steps,
     seconds = fit$seconds, phase.seconds = fit$phases, features = rownames(x),
-    batches = levels(batch)
+    batches = levels(batch), classes = .class_predictions(emb, model)
   )
   emb
 }
@@ -123,7 +133,7 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
 #' @export
 RunConcord.Seurat <- function(object, group.by = NULL, features = NULL, assay = NULL,
                               slot = "data", reduction.name = "concord",
-                              reduction.key = "CONCORD_", verbose = TRUE, ...) {
+                              reduction.key = "CONCORD_", class.by = NULL, verbose = TRUE, ...) {
   .require("SeuratObject", "to run on a Seurat object")
   assay <- if (is.null(assay)) SeuratObject::DefaultAssay(object) else assay
   .check_string(assay, "assay")
@@ -135,27 +145,30 @@ RunConcord.Seurat <- function(object, group.by = NULL, features = NULL, assay = 
     if (length(features) == 0L) features <- NULL
   }
   batch <- .batch_labels(group.by, meta = object[[]], n.cells = ncol(object))
-  emb <- RunConcord.default(x, group.by = batch, features = features,
+  classes <- .class_labels(class.by, meta = object[[]], n.cells = ncol(object))
+  emb <- RunConcord.default(x, group.by = batch, features = features, class.by = classes,
                             reduction.key = reduction.key, verbose = verbose, ...)
   misc <- attr(emb, "concord")
   attr(emb, "concord") <- NULL
   object[[reduction.name]] <- SeuratObject::CreateDimReducObject(
     embeddings = emb, key = reduction.key, assay = assay, misc = misc
   )
-  SeuratObject::LogSeuratCommand(object)
+  SeuratObject::LogSeuratCommand(.store_classes(object, misc$classes))
 }
 
 #' @rdname RunConcord
 #' @export
 RunConcord.SingleCellExperiment <- function(object, group.by = NULL, features = NULL,
                                             assay = NULL, reduction.name = "CONCORD",
-                                            reduction.key = "CONCORD_", verbose = TRUE, ...) {
+                                            reduction.key = "CONCORD_", class.by = NULL,
+                                            verbose = TRUE, ...) {
   .require("SingleCellExperiment", "to run on a SingleCellExperiment")
   x <- .sce_matrix(object, assay)
   .check_string(reduction.name, "reduction.name")
   meta <- as.data.frame(SummarizedExperiment::colData(object))
   batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(object))
-  emb <- RunConcord.default(x, group.by = batch, features = features,
+  classes <- .class_labels(class.by, meta = meta, n.cells = ncol(object))
+  emb <- RunConcord.default(x, group.by = batch, features = features, class.by = classes,
                             reduction.key = reduction.key, verbose = verbose, ...)
-  .store_sce(object, emb, reduction.name)
+  .store_classes(.store_sce(object, emb, reduction.name), attr(emb, "concord")$classes)
 }

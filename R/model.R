@@ -4,9 +4,11 @@
 .model_format <- "concordR model"
 .model_format_version <- 1L
 
-.new_model <- function(weights, features, params, batches, input, loss, steps, n.cells) {
+.new_model <- function(weights, features, params, batches, input, loss, steps, n.cells,
+                       classes = NULL) {
   structure(list(
     weights = weights, features = features, params = params, batches = batches,
+    classes = classes,
     input = input, training = list(loss = loss, steps = steps, n.cells = n.cells),
     versions = list(concordR = as.character(utils::packageVersion("concordR")),
                     R = paste(R.version$major, R.version$minor, sep = "."),
@@ -69,6 +71,7 @@ print.ConcordModel <- function(x, ...) {
       x$training$steps, " steps, final loss ", format(utils::tail(x$training$loss, 1), digits = 4),
       "\n", sep = "")
   cat("  input:    ", x$input, "\n", sep = "")
+  if (!is.null(x$classes)) cat("  classes:  ", paste(x$classes, collapse = ", "), "\n", sep = "")
   invisible(x)
 }
 

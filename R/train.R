@@ -1,6 +1,6 @@
 # Hands a prepared matrix to the compiled trainer, with a progress bar and Ctrl-C.
 
-.train_engine <- function(x, batch, params, verbose, initial.weights = NULL) {
+.train_engine <- function(x, batch, params, verbose, initial.weights = NULL, classes = NULL) {
   .check_batch_sizes(batch)
   loss <- NA_real_
   on.epoch <- NULL
@@ -17,7 +17,8 @@
     }
   }
   started <- proc.time()[["elapsed"]]
-  fit <- .concord_train(x, as.integer(batch) - 1L, params, on.epoch, initial.weights)
+  labels <- if (is.null(classes)) integer(0) else ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
+  fit <- .concord_train(x, as.integer(batch) - 1L, params, on.epoch, initial.weights, labels)
   if (verbose) cli::cli_progress_done(.envir = frame)
   fit$seconds <- proc.time()[["elapsed"]] - started
   fit

@@ -181,8 +181,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_train
-Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights);
-RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP, SEXP initial_weightsSEXP) {
+Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights, Rcpp::IntegerVector labels);
+RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP, SEXP initial_weightsSEXP, SEXP labelsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -191,7 +191,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::Function> >::type on_epoch(on_epochSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::List> >::type initial_weights(initial_weightsSEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_train(x, domains, options, on_epoch, initial_weights));
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_train(x, domains, options, on_epoch, initial_weights, labels));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -296,7 +297,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_kendall", (DL_FUNC) &_concordR_concord_kendall, 2},
     {"_concordR_concord_rips_persistence", (DL_FUNC) &_concordR_concord_rips_persistence, 3},
     {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
-    {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 5},
+    {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 6},
     {"_concordR_concord_encode", (DL_FUNC) &_concordR_concord_encode, 5},
     {"_concordR_concord_attribution", (DL_FUNC) &_concordR_concord_attribution, 5},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},

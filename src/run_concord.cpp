@@ -36,6 +36,7 @@ concord::ModelOptions model_from(const Rcpp::List& o) {
   m.encoder_dims = Rcpp::as<std::vector<int>>(o["encoder_dims"]);
   m.norm = parse_norm(Rcpp::as<std::string>(o["norm"]));
   m.dropout = Rcpp::as<double>(o["dropout"]);
+  if (o.containsElementNamed("n_classes")) m.n_classes = Rcpp::as<int>(o["n_classes"]);
   return m;
 }
 
@@ -52,6 +53,7 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   t.temperature = Rcpp::as<double>(o["temperature"]);
   t.beta = Rcpp::as<double>(o["beta"]);
   t.element_mask = Rcpp::as<double>(o["element_mask"]);
+  t.classifier_weight = Rcpp::as<double>(o["classifier_weight"]);
   t.feature_mask = Rcpp::as<double>(o["feature_mask"]);
   t.knn_k = Rcpp::as<int>(o["knn_k"]);
   t.warmup_epochs = Rcpp::as<int>(o["warmup_epochs"]);
@@ -113,7 +115,8 @@ concord::Weights weights_from_r(const Rcpp::List& w) {
 // [[Rcpp::export(.concord_train)]]
 Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options,
                          Rcpp::Nullable<Rcpp::Function> on_epoch,
-                         Rcpp::Nullable<Rcpp::List> initial_weights = R_NilValue) {
+                         Rcpp::Nullable<Rcpp::List> initial_weights = R_NilValue,
+                         Rcpp::IntegerVector labels = Rcpp::IntegerVector()) {
   const concord::CsrView view = view_of(x);
   const std::vector<int> dom(domains.begin(), domains.end());
   concord::TrainCallbacks callbacks;
@@ -127,7 +130,8 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
   concord::TrainResult r;
   try {
     r = concord::train(view, dom, options_from(options), callbacks,
-                       initial_weights.isNotNull() ? &initial : nullptr);
+                       initial_weights.isNotNull() ? &initial : nullptr,
+                       std::vector<int>(labels.begin(), labels.end()));
   } catch (const concord::Interrupted&) {
     throw Rcpp::internal::InterruptedException();
   }
@@ -186,6 +190,7 @@ Rcpp::List concord_engine_defaults() {
   d["temperature"] = t.temperature;
   d["beta"] = t.beta;
   d["element_mask"] = t.element_mask;
+  d["classifier_weight"] = t.classifier_weight;
   d["feature_mask"] = t.feature_mask;
   d["knn_k"] = t.knn_k;
   d["warmup_epochs"] = t.warmup_epochs;

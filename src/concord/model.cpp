@@ -48,6 +48,7 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.lat
     body_->push_back(linear);
     add_block_tail(body_, widths[l], o);
   }
+  if (o.n_classes > 0) classifier_ = register_module("classifier", torch::nn::Linear(o.latent_dim, o.n_classes));
 }
 
 torch::Tensor EncoderImpl::first_layer_sparse(const SparseBatch& x, int threads) const {

@@ -27,6 +27,9 @@ class EncoderImpl : public torch::nn::Module {
   torch::Tensor densify(const SparseBatch& x) const;
   // Everything after the first Linear.
   torch::Tensor rest(const torch::Tensor& first_out) { return body_->forward(first_out); }
+  // Class logits of embeddings (ModelOptions::n_classes > 0 only): one Linear layer.
+  torch::Tensor classify(const torch::Tensor& z) { return classifier_->forward(z); }
+  bool has_classifier() const { return !classifier_.is_empty(); }
 
   int n_genes() const { return static_cast<int>(weight_in_.size(0)); }
   int latent_dim() const { return latent_dim_; }
@@ -39,6 +42,7 @@ class EncoderImpl : public torch::nn::Module {
   torch::Tensor weight_in_;
   torch::Tensor bias_in_;
   torch::nn::Sequential body_;
+  torch::nn::Linear classifier_{nullptr};
   int latent_dim_;
 };
 TORCH_MODULE(Encoder);

@@ -42,6 +42,8 @@ struct ModelOptions {
   Norm norm = Norm::layer;
   double dropout = 0.0;
   double leaky_slope = 0.1;
+  // Classes of the optional classification head on the embedding (0: no head).
+  int n_classes = 0;
 };
 
 struct TrainOptions {
@@ -62,6 +64,8 @@ struct TrainOptions {
   // datasets, 0 keeps cell types better and mixes batches better, increasingly so the
   // longer training runs (bench/README.md).
   double beta = 0.0;
+  // Weight of the classifier's cross-entropy (labelled cells of a batch) in the loss.
+  double classifier_weight = 1.0;
   // Probability that a stored (non-zero) value is zeroed in a view.
   double element_mask = 0.4;
   // Probability that a gene is dropped from a view, drawn once per batch.

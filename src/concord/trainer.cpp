@@ -46,7 +46,9 @@ class FusedAdam {
     s.lr = lr;
     s.step = ++step_;
     for (size_t i = 0; i < params_.size(); ++i) {
-      torch::Tensor g = grads[i].contiguous();
+      // A parameter outside this step's graph (the classifier, before any labelled
+      // batch) has no gradient yet: Adam sees zeros, as for any unused weight.
+      torch::Tensor g = grads[i].defined() ? grads[i].contiguous() : torch::zeros_like(params_[i]);
       adam_update(params_[i].data_ptr<float>(), g.data_ptr<float>(), m_[i].data_ptr<float>(),
                   v_[i].data_ptr<float>(), params_[i].numel(), s, threads);
     }
@@ -139,8 +141,8 @@ void import_weights(Encoder& encoder, const Weights& weights) {
 class Trainer {
  public:
   Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o,
-          const Weights* initial)
-      : x_(x), o_(o), rng_(o.seed), sampler_(domains, sampler_options(o)) {
+          const Weights* initial, const std::vector<int>& labels)
+      : x_(x), o_(o), labels_(labels), rng_(o.seed), sampler_(domains, sampler_options(o)) {
     threads_ = resolve_threads(o.threads);
     // LibTorch's own operations here are small (batch x hidden), and each would open a
     // parallel region whose barrier costs a scheduler slice whenever another process
@@ -242,6 +244,7 @@ class Trainer {
       z2 = encoder_->rest(first_layer(view2_));
     }
     torch::Tensor loss = nt_xent(z1, z2, o_.temperature, o_.beta);
+    if (encoder_->has_classifier()) loss = loss + o_.classifier_weight * classifier_loss(batch, z1);
     forward.stop();
     Stopwatch backward(t.backward);
     loss.backward();
@@ -275,6 +278,21 @@ class Trainer {
     return loss.item<double>();
   }
 
+  // Cross-entropy of the batch's labelled cells (zero when none is labelled).
+  torch::Tensor classifier_loss(const std::vector<int>& batch, const torch::Tensor& z) {
+    std::vector<int64_t> rows, classes;
+    for (size_t r = 0; r < batch.size(); ++r) {
+      if (labels_[batch[r]] >= 0) {
+        rows.push_back(static_cast<int64_t>(r));
+        classes.push_back(labels_[batch[r]]);
+      }
+    }
+    if (rows.empty()) return torch::zeros({}, z.options());
+    const auto index = torch::tensor(rows, torch::kLong).to(z.device());
+    const auto target = torch::tensor(classes, torch::kLong).to(z.device());
+    return torch::nn::functional::cross_entropy(encoder_->classify(z.index_select(0, index)), target);
+  }
+
   std::vector<float> embed_all() {
     Stopwatch watch(result_.seconds.embed);
     return embed(encoder_, x_, o_.inference_batch_size, sparse_, threads_);
@@ -283,6 +301,7 @@ class Trainer {
   const CsrView& x_;
   TrainOptions o_;
   TrainResult result_;
+  std::vector<int> labels_;
   Rng rng_;
   Sampler sampler_;
   int threads_ = 1;
@@ -358,14 +377,22 @@ std::vector<float> attribution(const CsrView& x, const ModelOptions& model, cons
 }
 
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
-                  const TrainCallbacks& callbacks, const Weights* initial) {
+                  const TrainCallbacks& callbacks, const Weights* initial,
+                  const std::vector<int>& labels) {
   validate(x);
   if (static_cast<int>(domains.size()) != x.n_rows)
     throw std::invalid_argument("need one domain label per cell");
   if (options.epochs < 0) throw std::invalid_argument("epochs must be non-negative");
   if (!(options.temperature > 0)) throw std::invalid_argument("temperature must be positive");
   device_of(options.device);
-  Trainer trainer(x, domains, options, initial);
+  if (options.model.n_classes > 0) {
+    if (static_cast<int>(labels.size()) != x.n_rows)
+      throw std::invalid_argument("the classifier needs one label (or -1) per cell");
+    for (int l : labels) {
+      if (l < -1 || l >= options.model.n_classes) throw std::invalid_argument("class label out of range");
+    }
+  }
+  Trainer trainer(x, domains, options, initial, labels);
   return trainer.run(callbacks);
 }
 

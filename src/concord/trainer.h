@@ -59,9 +59,12 @@ struct TrainResult {
 
 // Trains on the cells x genes matrix `x` (log-normalised values) with one domain label
 // in [0, n_domains) per cell, then embeds every cell in evaluation mode. With `initial`,
-// training continues from those weights (fine-tuning) instead of a random start.
+// training continues from those weights (fine-tuning) instead of a random start. With a
+// classifier (options.model.n_classes > 0), `labels` holds one class in
+// [0, n_classes) per cell, or -1 for unlabelled cells.
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
-                  const TrainCallbacks& callbacks = {}, const Weights* initial = nullptr);
+                  const TrainCallbacks& callbacks = {}, const Weights* initial = nullptr,
+                  const std::vector<int>& labels = {});
 
 // Embeds the cells of `x` (genes in the model's order) with an encoder of the given
 // shape and weights, in evaluation mode: n_cells x latent_dim, row-major. Throws

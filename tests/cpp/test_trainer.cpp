@@ -199,3 +199,38 @@ TEST_CASE("attribution is input times gradient and finds a planted marker", "[tr
   for (int k = toy.indptr[0]; k < toy.indptr[1]; ++k) x05 += toy.indices[k] == 5 ? toy.values[k] : 0.0;
   CHECK(one[5 * 3] == Approx(3.0 * x05).margin(1e-5));
 }
+
+TEST_CASE("the classifier head learns labels, with unlabelled cells allowed", "[trainer]") {
+  Toy toy(300, 3, 60, 11);
+  auto o = small_options();
+  o.model.n_classes = 3;
+  std::vector<int> labels = toy.type;
+  for (int c = 0; c < 300; c += 2) labels[c] = -1;  // half the cells unlabelled
+  const auto r = concord::train(toy.view, toy.domain, o, {}, nullptr, labels);
+  // The head is Linear(latent -> classes) on the embedding: score every cell with it.
+  const concord::NamedArray* w = nullptr;
+  const concord::NamedArray* b = nullptr;
+  for (const auto& a : r.weights) {
+    if (a.name == "classifier.weight") w = &a;
+    if (a.name == "classifier.bias") b = &a;
+  }
+  REQUIRE(w != nullptr);
+  REQUIRE(b != nullptr);
+  REQUIRE(w->shape == std::vector<int64_t>{3, 8});
+  int right = 0, unlabelled = 0;
+  for (int c = 0; c < 300; c += 2, ++unlabelled) {
+    int best = 0;
+    double best_score = -1e30;
+    for (int k = 0; k < 3; ++k) {
+      double s = b->values[k];
+      for (int j = 0; j < 8; ++j) s += w->values[k * 8 + j] * r.embedding[c * 8 + j];
+      if (s > best_score) best_score = s, best = k;
+    }
+    right += best == toy.type[c];
+  }
+  CHECK(right / static_cast<double>(unlabelled) > 0.9);
+  CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o, {}, nullptr, std::vector<int>(300, 3)),
+                  std::invalid_argument);
+  // The classifier travels with the weights.
+  CHECK(concord::encode(toy.view, o.model, r.weights, 1) == r.embedding);
+}

@@ -15,6 +15,7 @@ test_that("RunConcord's defaults equal the engine's", {
   expect_equal(r$temperature, e$temperature)
   expect_equal(r$beta, e$beta)
   expect_equal(r$element.mask, e$element_mask)
+  expect_equal(r$class.weight, e$classifier_weight)
   expect_equal(r$feature.mask, e$feature_mask)
   expect_null(r$knn.k)
   expect_equal(e$knn_k, 0L)  # 0 = automatic, NULL in R

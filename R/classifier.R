@@ -1,0 +1,53 @@
+# The optional classification head: labels in, predictions out.
+
+# Class labels as a factor with NA for unlabelled cells, from a metadata column name or
+# a vector with one label (or NA) per cell.
+.class_labels <- function(class.by, meta, n.cells) {
+  if (is.null(class.by)) return(NULL)
+  if (is.character(class.by) && length(class.by) == 1L && n.cells != 1L) {
+    if (is.null(meta) || !class.by %in% colnames(meta)) {
+      .stop("class.by column '", class.by, "' not found in the cell metadata",
+            if (!is.null(meta) && ncol(meta) > 0L) paste0("; available: ", paste(colnames(meta), collapse = ", ")),
+            ". Give a column name or a vector with one label (or NA) per cell.")
+    }
+    class.by <- meta[[class.by]]
+  }
+  if (!is.atomic(class.by) || length(class.by) != n.cells) {
+    .stop("class.by must be a metadata column name or a vector with one label (NA: unlabelled) per cell (",
+          n.cells, " cells); got ", .show(class.by), ".")
+  }
+  labels <- droplevels(as.factor(class.by))
+  if (nlevels(labels) < 2L) {
+    .stop("class.by has ", nlevels(labels), " class(es) among its labelled cells; the classifier needs at least 2.")
+  }
+  labels
+}
+
+# Class probabilities of embedded cells from the model's head, a Linear layer on the
+# embedding: softmax(z W^T + b).
+.class_predictions <- function(emb, model) {
+  if (is.null(model$classes)) return(NULL)
+  w <- model$weights[["classifier.weight"]]
+  b <- model$weights[["classifier.bias"]]
+  logits <- unclass(emb)[, , drop = FALSE] %*% t(matrix(w, nrow = attr(w, "shape")[1], byrow = TRUE))
+  logits <- sweep(logits, 2, as.numeric(b), "+")
+  logits <- logits - apply(logits, 1, max)
+  prob <- exp(logits) / rowSums(exp(logits))
+  dimnames(prob) <- list(rownames(emb), model$classes)
+  best <- max.col(prob, ties.method = "first")
+  list(predicted = factor(model$classes[best], levels = model$classes),
+       score = prob[cbind(seq_len(nrow(prob)), best)], probabilities = prob)
+}
+
+# Predicted classes as cell metadata columns of a Seurat object or SCE.
+.store_classes <- function(object, classes) {
+  if (is.null(classes)) return(object)
+  if (inherits(object, "Seurat")) {
+    object[["concord.class"]] <- classes$predicted
+    object[["concord.class.score"]] <- classes$score
+  } else {
+    SummarizedExperiment::colData(object)[["concord.class"]] <- classes$predicted
+    SummarizedExperiment::colData(object)[["concord.class.score"]] <- classes$score
+  }
+  object
+}
