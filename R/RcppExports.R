@@ -53,7 +53,7 @@
     .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
 }
 
-.concord_train <- function(x, domains, options, on_epoch, initial_weights = NULL, labels = integerVector()) {
+.concord_train <- function(x, domains, options, on_epoch, initial_weights = NULL, labels = NULL) {
     .Call(`_concordR_concord_train`, x, domains, options, on_epoch, initial_weights, labels)
 }
 

@@ -17,7 +17,7 @@
     }
   }
   started <- proc.time()[["elapsed"]]
-  labels <- if (is.null(classes)) integer(0) else ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
+  labels <- if (is.null(classes)) NULL else ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
   fit <- .concord_train(x, as.integer(batch) - 1L, params, on.epoch, initial.weights, labels)
   if (verbose) cli::cli_progress_done(.envir = frame)
   fit$seconds <- proc.time()[["elapsed"]] - started

@@ -181,7 +181,7 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_train
-Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights, Rcpp::IntegerVector labels);
+Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights, Rcpp::Nullable<Rcpp::IntegerVector> labels);
 RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP, SEXP initial_weightsSEXP, SEXP labelsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
@@ -191,7 +191,7 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::Function> >::type on_epoch(on_epochSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::List> >::type initial_weights(initial_weightsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::IntegerVector> >::type labels(labelsSEXP);
     rcpp_result_gen = Rcpp::wrap(concord_train(x, domains, options, on_epoch, initial_weights, labels));
     return rcpp_result_gen;
 END_RCPP

@@ -116,7 +116,7 @@ concord::Weights weights_from_r(const Rcpp::List& w) {
 Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options,
                          Rcpp::Nullable<Rcpp::Function> on_epoch,
                          Rcpp::Nullable<Rcpp::List> initial_weights = R_NilValue,
-                         Rcpp::IntegerVector labels = Rcpp::IntegerVector()) {
+                         Rcpp::Nullable<Rcpp::IntegerVector> labels = R_NilValue) {
   const concord::CsrView view = view_of(x);
   const std::vector<int> dom(domains.begin(), domains.end());
   concord::TrainCallbacks callbacks;
@@ -131,7 +131,7 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
   try {
     r = concord::train(view, dom, options_from(options), callbacks,
                        initial_weights.isNotNull() ? &initial : nullptr,
-                       std::vector<int>(labels.begin(), labels.end()));
+                       labels.isNotNull() ? Rcpp::as<std::vector<int>>(labels) : std::vector<int>());
   } catch (const concord::Interrupted&) {
     throw Rcpp::internal::InterruptedException();
   }
