@@ -61,6 +61,10 @@
     .Call(`_concordR_concord_encode`, x, weights, options, threads, device)
 }
 
+.concord_decode <- function(embedding, weights, options, domain, n_genes, threads) {
+    .Call(`_concordR_concord_decode`, embedding, weights, options, domain, n_genes, threads)
+}
+
 .concord_attribution <- function(x, weights, options, cells, threads) {
     .Call(`_concordR_concord_attribution`, x, weights, options, cells, threads)
 }

@@ -60,6 +60,14 @@
 #'   then gets a predicted class and its probability (metadata columns `concord.class`
 #'   and `concord.class.score` for objects; `attr(, "concord")$classes` for matrices).
 #' @param class.weight Weight of the classifier's cross-entropy in the loss.
+#' @param use.decoder Train a decoder that reconstructs each cell's expression from its
+#'   embedding and a learned embedding of its batch; every cell is then decoded as if
+#'   from `decode.batch`, giving batch-corrected expression of the features: a new assay
+#'   `"corrected"` (Seurat), an altExp `"corrected"` (SingleCellExperiment), or
+#'   `attr(, "concord")$corrected` (matrix).
+#' @param decoder.dims Widths of the decoder's hidden layers.
+#' @param decoder.weight Weight of the decoder's mean squared error in the loss.
+#' @param decode.batch The batch every cell is decoded as (default: the first level).
 #' @param verbose Show messages and a progress bar.
 #' @param reduction.key Prefix of the embedding's column names.
 #' @param ... Arguments passed to the default method; unknown names are an error.
@@ -89,8 +97,9 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
                                warmup.epochs = 2, min.steps = 1000,
                                norm = c("layer", "batch", "none"), dropout = 0, seed = 0,
                                threads = NULL, device = c("auto", "cpu", "cuda"),
-                               class.by = NULL, class.weight = 1, verbose = TRUE,
-                               reduction.key = "CONCORD_", ...) {
+                               class.by = NULL, class.weight = 1, use.decoder = FALSE,
+                               decoder.dims = 1000, decoder.weight = 1, decode.batch = NULL,
+                               verbose = TRUE, reduction.key = "CONCORD_", ...) {
   .check_dots(...)
   .check_flag(verbose, "verbose")
   .check_string(reduction.key, "reduction.key")
@@ -101,13 +110,16 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
     p.intra.knn = p.intra.knn, p.intra.domain = p.intra.domain, knn.k = knn.k,
     knn.metric = knn.metric, warmup.epochs = warmup.epochs, min.steps = min.steps,
     norm = norm, dropout = dropout, seed = seed, threads = threads, device = device,
-    class.weight = class.weight
+    class.weight = class.weight, use.decoder = use.decoder, decoder.dims = decoder.dims,
+    decoder.weight = decoder.weight
   )
   n.cells <- ncol(object)
   if (is.null(n.cells)) .stop("expected a features x cells matrix; got an object of class ", class(object)[1], ".")
   batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
   classes <- .class_labels(class.by, meta = NULL, n.cells = n.cells)
   if (!is.null(classes)) params$n_classes <- nlevels(classes)
+  params$n_domains <- nlevels(batch)
+  decode.as <- .decode_batch(decode.batch, batch, use.decoder)
   x <- .prepare_expression(object, features, verbose)
   fit <- .train_engine(x, batch, params, verbose, classes = classes)
 
@@ -119,7 +131,9 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
   attr(emb, "concord") <- list(
     model = model, params = params, loss = fit$loss, steps = fit$steps,
     seconds = fit$seconds, phase.seconds = fit$phases, features = rownames(x),
-    batches = levels(batch), classes = .class_predictions(emb, model)
+    batches = levels(batch), classes = .class_predictions(emb, model),
+    corrected = if (use.decoder) .decode_expression(emb, model, decode.as, params$threads),
+    decode.batch = decode.as
   )
   emb
 }
@@ -150,9 +164,12 @@ RunConcord.Seurat <- function(object, group.by = NULL, features = NULL, assay = 
                             reduction.key = reduction.key, verbose = verbose, ...)
   misc <- attr(emb, "concord")
   attr(emb, "concord") <- NULL
+  corrected <- misc$corrected
+  misc$corrected <- NULL
   object[[reduction.name]] <- SeuratObject::CreateDimReducObject(
     embeddings = emb, key = reduction.key, assay = assay, misc = misc
   )
+  if (!is.null(corrected)) object[["corrected"]] <- SeuratObject::CreateAssayObject(data = corrected)
   SeuratObject::LogSeuratCommand(.store_classes(object, misc$classes))
 }
 
@@ -170,5 +187,12 @@ RunConcord.SingleCellExperiment <- function(object, group.by = NULL, features = 
   classes <- .class_labels(class.by, meta = meta, n.cells = ncol(object))
   emb <- RunConcord.default(x, group.by = batch, features = features, class.by = classes,
                             reduction.key = reduction.key, verbose = verbose, ...)
-  .store_classes(.store_sce(object, emb, reduction.name), attr(emb, "concord")$classes)
+  corrected <- attr(emb, "concord")$corrected
+  attr(emb, "concord")$corrected <- NULL
+  object <- .store_classes(.store_sce(object, emb, reduction.name), attr(emb, "concord")$classes)
+  if (!is.null(corrected)) {
+    SingleCellExperiment::altExp(object, "corrected") <-
+      SingleCellExperiment::SingleCellExperiment(assays = list(logcounts = corrected))
+  }
+  object
 }

@@ -3,7 +3,8 @@
 .concord_params <- function(latent.dim, encoder.dims, epochs, batch.size, lr, decay.rate,
                             temperature, beta, element.mask, feature.mask, p.intra.knn,
                             p.intra.domain, knn.k, knn.metric, warmup.epochs, min.steps,
-                            norm, dropout, seed, threads, device, class.weight = 1) {
+                            norm, dropout, seed, threads, device, class.weight = 1,
+                            use.decoder = FALSE, decoder.dims = 1000, decoder.weight = 1) {
   .check_number(latent.dim, "latent.dim", lower = 1, integer = TRUE)
   if (!(is.numeric(encoder.dims) && all(!is.na(encoder.dims)) &&
         all(encoder.dims >= 1) && all(encoder.dims == round(encoder.dims)))) {
@@ -29,6 +30,13 @@
   if (dropout >= 1) .stop("'dropout' must be below 1 (1 would drop every unit); got ", dropout, ".")
   .check_number(seed, "seed", lower = 0, upper = 2^53, integer = TRUE)
   .check_number(class.weight, "class.weight", lower = 0)
+  .check_flag(use.decoder, "use.decoder")
+  .check_number(decoder.weight, "decoder.weight", lower = 0)
+  if (!(is.numeric(decoder.dims) && all(!is.na(decoder.dims)) && all(decoder.dims >= 1) &&
+        all(decoder.dims == round(decoder.dims)))) {
+    .stop("'decoder.dims' must be a vector of whole numbers >= 1 (decoder hidden layer widths); got ",
+          .show(decoder.dims), ".")
+  }
   if (!is.null(threads)) .check_number(threads, "threads", lower = 1, integer = TRUE)
   device <- .resolve_device(device)
 
@@ -40,7 +48,8 @@
     lr_decay = as.numeric(decay.rate), temperature = as.numeric(temperature),
     beta = as.numeric(beta), element_mask = as.numeric(element.mask),
     feature_mask = as.numeric(feature.mask), classifier_weight = as.numeric(class.weight),
-    n_classes = 0L,
+    n_classes = 0L, decoder = use.decoder, decoder_dims = as.integer(decoder.dims),
+    decoder_weight = as.numeric(decoder.weight), n_domains = 0L,
     knn_k = if (is.null(knn.k)) 0L else as.integer(knn.k),
     warmup_epochs = as.integer(warmup.epochs), min_steps = as.integer(min.steps),
     seed = as.numeric(seed),

@@ -211,6 +211,22 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_decode
+Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List weights, Rcpp::List options, int domain, int n_genes, int threads);
+RcppExport SEXP _concordR_concord_decode(SEXP embeddingSEXP, SEXP weightsSEXP, SEXP optionsSEXP, SEXP domainSEXP, SEXP n_genesSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type embedding(embeddingSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< int >::type domain(domainSEXP);
+    Rcpp::traits::input_parameter< int >::type n_genes(n_genesSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_decode(embedding, weights, options, domain, n_genes, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_attribution
 Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, Rcpp::IntegerVector cells, int threads);
 RcppExport SEXP _concordR_concord_attribution(SEXP xSEXP, SEXP weightsSEXP, SEXP optionsSEXP, SEXP cellsSEXP, SEXP threadsSEXP) {
@@ -299,6 +315,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
     {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 6},
     {"_concordR_concord_encode", (DL_FUNC) &_concordR_concord_encode, 5},
+    {"_concordR_concord_decode", (DL_FUNC) &_concordR_concord_decode, 6},
     {"_concordR_concord_attribution", (DL_FUNC) &_concordR_concord_attribution, 5},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},

@@ -37,6 +37,11 @@ concord::ModelOptions model_from(const Rcpp::List& o) {
   m.norm = parse_norm(Rcpp::as<std::string>(o["norm"]));
   m.dropout = Rcpp::as<double>(o["dropout"]);
   if (o.containsElementNamed("n_classes")) m.n_classes = Rcpp::as<int>(o["n_classes"]);
+  if (o.containsElementNamed("decoder")) {
+    m.decoder = Rcpp::as<bool>(o["decoder"]);
+    m.decoder_dims = Rcpp::as<std::vector<int>>(o["decoder_dims"]);
+    m.n_domains = Rcpp::as<int>(o["n_domains"]);
+  }
   return m;
 }
 
@@ -54,6 +59,7 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   t.beta = Rcpp::as<double>(o["beta"]);
   t.element_mask = Rcpp::as<double>(o["element_mask"]);
   t.classifier_weight = Rcpp::as<double>(o["classifier_weight"]);
+  t.decoder_weight = Rcpp::as<double>(o["decoder_weight"]);
   t.feature_mask = Rcpp::as<double>(o["feature_mask"]);
   t.knn_k = Rcpp::as<int>(o["knn_k"]);
   t.warmup_epochs = Rcpp::as<int>(o["warmup_epochs"]);
@@ -158,6 +164,21 @@ Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List op
                    model.latent_dim);
 }
 
+// Expression decoded from a cells x latent embedding as if every cell came from `domain`
+// (0-based): cells x genes.
+// [[Rcpp::export(.concord_decode)]]
+Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List weights,
+                                   Rcpp::List options, int domain, int n_genes, int threads) {
+  const concord::ModelOptions model = model_from(options);
+  if (embedding.ncol() != model.latent_dim) throw std::invalid_argument("embedding has the wrong dimension");
+  std::vector<float> rows(static_cast<size_t>(embedding.nrow()) * embedding.ncol());
+  for (int r = 0; r < embedding.nrow(); ++r) {
+    for (int c = 0; c < embedding.ncol(); ++c) rows[static_cast<size_t>(r) * embedding.ncol() + c] = embedding(r, c);
+  }
+  return matrix_of(concord::decode(rows, embedding.nrow(), n_genes, model, weights_from_r(weights), domain, threads),
+                   embedding.nrow(), n_genes);
+}
+
 // Genes x latent attribution of a trained model, averaged over `cells` (0-based; empty:
 // all cells).
 // [[Rcpp::export(.concord_attribution)]]
@@ -191,6 +212,8 @@ Rcpp::List concord_engine_defaults() {
   d["beta"] = t.beta;
   d["element_mask"] = t.element_mask;
   d["classifier_weight"] = t.classifier_weight;
+  d["decoder_weight"] = t.decoder_weight;
+  d["decoder_dims"] = t.model.decoder_dims;
   d["feature_mask"] = t.feature_mask;
   d["knn_k"] = t.knn_k;
   d["warmup_epochs"] = t.warmup_epochs;

@@ -49,6 +49,19 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.lat
     add_block_tail(body_, widths[l], o);
   }
   if (o.n_classes > 0) classifier_ = register_module("classifier", torch::nn::Linear(o.latent_dim, o.n_classes));
+  if (o.decoder) {
+    if (o.n_domains < 1) throw std::invalid_argument("the decoder needs at least one domain");
+    domain_embedding_ = register_module("domain_embedding", torch::nn::Embedding(o.n_domains, o.domain_dim));
+    decoder_ = register_module("decoder", torch::nn::Sequential());
+    int in = o.latent_dim + o.domain_dim;
+    for (int w : o.decoder_dims) {
+      if (w < 1) throw std::invalid_argument("decoder widths must be at least 1");
+      decoder_->push_back(torch::nn::Linear(in, w));
+      add_block_tail(decoder_, w, o);
+      in = w;
+    }
+    decoder_->push_back(torch::nn::Linear(in, n_genes));
+  }
 }
 
 torch::Tensor EncoderImpl::first_layer_sparse(const SparseBatch& x, int threads) const {

@@ -30,6 +30,11 @@ class EncoderImpl : public torch::nn::Module {
   // Class logits of embeddings (ModelOptions::n_classes > 0 only): one Linear layer.
   torch::Tensor classify(const torch::Tensor& z) { return classifier_->forward(z); }
   bool has_classifier() const { return !classifier_.is_empty(); }
+  // Expression (cells x genes) decoded from embeddings and domain codes (decoder only).
+  torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& domains) {
+    return decoder_->forward(torch::cat({z, domain_embedding_->forward(domains)}, 1));
+  }
+  bool has_decoder() const { return !decoder_.is_empty(); }
 
   int n_genes() const { return static_cast<int>(weight_in_.size(0)); }
   int latent_dim() const { return latent_dim_; }
@@ -43,6 +48,8 @@ class EncoderImpl : public torch::nn::Module {
   torch::Tensor bias_in_;
   torch::nn::Sequential body_;
   torch::nn::Linear classifier_{nullptr};
+  torch::nn::Embedding domain_embedding_{nullptr};
+  torch::nn::Sequential decoder_{nullptr};
   int latent_dim_;
 };
 TORCH_MODULE(Encoder);

@@ -44,6 +44,12 @@ struct ModelOptions {
   double leaky_slope = 0.1;
   // Classes of the optional classification head on the embedding (0: no head).
   int n_classes = 0;
+  // Optional decoder: reconstructs a cell's expression from its embedding and a learned
+  // embedding of its domain; decoding every cell as one domain corrects batch effects.
+  bool decoder = false;
+  std::vector<int> decoder_dims = {1000};
+  int n_domains = 0;
+  int domain_dim = 8;
 };
 
 struct TrainOptions {
@@ -66,6 +72,8 @@ struct TrainOptions {
   double beta = 0.0;
   // Weight of the classifier's cross-entropy (labelled cells of a batch) in the loss.
   double classifier_weight = 1.0;
+  // Weight of the decoder's mean squared reconstruction error in the loss.
+  double decoder_weight = 1.0;
   // Probability that a stored (non-zero) value is zeroed in a view.
   double element_mask = 0.4;
   // Probability that a gene is dropped from a view, drawn once per batch.

@@ -142,7 +142,8 @@ class Trainer {
  public:
   Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o,
           const Weights* initial, const std::vector<int>& labels)
-      : x_(x), o_(o), labels_(labels), rng_(o.seed), sampler_(domains, sampler_options(o)) {
+      : x_(x), o_(o), labels_(labels), domains_(domains), rng_(o.seed),
+        sampler_(domains, sampler_options(o)) {
     threads_ = resolve_threads(o.threads);
     // LibTorch's own operations here are small (batch x hidden), and each would open a
     // parallel region whose barrier costs a scheduler slice whenever another process
@@ -245,6 +246,7 @@ class Trainer {
     }
     torch::Tensor loss = nt_xent(z1, z2, o_.temperature, o_.beta);
     if (encoder_->has_classifier()) loss = loss + o_.classifier_weight * classifier_loss(batch, z1);
+    if (encoder_->has_decoder()) loss = loss + o_.decoder_weight * decoder_loss(batch, z1);
     forward.stop();
     Stopwatch backward(t.backward);
     loss.backward();
@@ -278,6 +280,15 @@ class Trainer {
     return loss.item<double>();
   }
 
+  // Mean squared error of the batch's expression (unmasked) decoded from the first view.
+  torch::Tensor decoder_loss(const std::vector<int>& batch, const torch::Tensor& z) {
+    gather_rows(x_, batch.data(), static_cast<int>(batch.size()), original_);
+    std::vector<int64_t> domains(batch.size());
+    for (size_t r = 0; r < batch.size(); ++r) domains[r] = domains_[batch[r]];
+    const auto codes = torch::tensor(domains, torch::kLong).to(z.device());
+    return torch::mse_loss(encoder_->decode(z, codes), encoder_->densify(original_));
+  }
+
   // Cross-entropy of the batch's labelled cells (zero when none is labelled).
   torch::Tensor classifier_loss(const std::vector<int>& batch, const torch::Tensor& z) {
     std::vector<int64_t> rows, classes;
@@ -302,6 +313,7 @@ class Trainer {
   TrainOptions o_;
   TrainResult result_;
   std::vector<int> labels_;
+  std::vector<int> domains_;
   Rng rng_;
   Sampler sampler_;
   int threads_ = 1;
@@ -312,7 +324,7 @@ class Trainer {
   std::unique_ptr<FusedAdam> adam_;
   std::unique_ptr<torch::optim::Adam> torch_adam_;
   torch::Tensor weight_grad_;
-  SparseBatch view1_, view2_;
+  SparseBatch view1_, view2_, original_;
   std::vector<uint8_t> keep_;
   Transposed transposed_;
 };
@@ -337,6 +349,31 @@ std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Wei
   import_weights(encoder, weights);
   encoder->to(dev);
   return embed(encoder, x, TrainOptions().inference_batch_size, dev.is_cpu(), threads);
+}
+
+std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int n_genes,
+                          const ModelOptions& model, const Weights& weights, int domain,
+                          int threads) {
+  if (!model.decoder) throw std::invalid_argument("the model has no decoder");
+  if (domain < 0 || domain >= model.n_domains) throw std::invalid_argument("decode domain out of range");
+  if (static_cast<int64_t>(embedding.size()) != static_cast<int64_t>(n_cells) * model.latent_dim)
+    throw std::invalid_argument("the embedding does not have the model's latent dimension");
+  torch::set_num_threads(std::max(1, resolve_threads(threads)));
+  single_threaded_blas();
+  Encoder encoder(n_genes, model);
+  import_weights(encoder, weights);
+  encoder->eval();
+  torch::NoGradGuard no_grad;
+  std::vector<float> out(static_cast<size_t>(n_cells) * n_genes);
+  constexpr int chunk = 1024;
+  for (int start = 0; start < n_cells; start += chunk) {
+    const int n = std::min(chunk, n_cells - start);
+    torch::Tensor z = torch::from_blob(const_cast<float*>(embedding.data()) + static_cast<size_t>(start) * model.latent_dim,
+                                       {n, model.latent_dim}).clone();
+    torch::Tensor e = encoder->decode(z, torch::full({n}, domain, torch::kLong)).contiguous();
+    std::copy_n(e.data_ptr<float>(), static_cast<size_t>(n) * n_genes, out.data() + static_cast<size_t>(start) * n_genes);
+  }
+  return out;
 }
 
 std::vector<float> attribution(const CsrView& x, const ModelOptions& model, const Weights& weights,

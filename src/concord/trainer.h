@@ -72,6 +72,12 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
 std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
                           int threads, const std::string& device = "cpu");
 
+// Expression decoded from an embedding (n_cells x latent_dim, row-major) as if every cell
+// came from `domain`: n_cells x n_genes, row-major (models with a decoder only).
+std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int n_genes,
+                          const ModelOptions& model, const Weights& weights, int domain,
+                          int threads);
+
 // Gene attribution: for each latent dimension d and gene g, the mean over the given
 // cells of x_g * dz_d / dx_g (input times gradient, in evaluation mode), i.e. how much
 // of dimension d each gene contributes, to first order. Returns genes x latent_dim,

@@ -234,3 +234,41 @@ TEST_CASE("the classifier head learns labels, with unlabelled cells allowed", "[
   // The classifier travels with the weights.
   CHECK(concord::encode(toy.view, o.model, r.weights, 1) == r.embedding);
 }
+
+TEST_CASE("the decoder removes a batch-only gene block when decoding as the other domain", "[trainer]") {
+  // Toy(400, 4, 100): genes 0-19 mark type 0, ..., 60-79 type 3, and 80-99 are expressed
+  // only in domain 1.
+  Toy toy(400, 4, 100, 12);
+  auto o = small_options();
+  o.model.decoder = true;
+  o.model.decoder_dims = {32};
+  o.model.n_domains = 2;
+  o.epochs = 6;
+  o.min_steps = 150;
+  const auto r = concord::train(toy.view, toy.domain, o);
+  const auto as0 = concord::decode(r.embedding, 400, 100, o.model, r.weights, 0, 1);
+  const auto as1 = concord::decode(r.embedding, 400, 100, o.model, r.weights, 1, 1);
+  double batch_genes_as0 = 0, batch_genes_as1 = 0, own_marker = 0, other_marker = 0;
+  int n1 = 0;
+  for (int c = 0; c < 400; ++c) {
+    const int t = toy.type[c];
+    for (int g = 0; g < 20; ++g) {
+      own_marker += as0[c * 100 + t * 20 + g] / (400.0 * 20);
+      other_marker += as0[c * 100 + ((t + 1) % 4) * 20 + g] / (400.0 * 20);
+    }
+    if (toy.domain[c] != 1) continue;
+    ++n1;
+    for (int g = 80; g < 100; ++g) {
+      batch_genes_as0 += as0[c * 100 + g];
+      batch_genes_as1 += as1[c * 100 + g];
+    }
+  }
+  batch_genes_as0 /= n1 * 20.0;
+  batch_genes_as1 /= n1 * 20.0;
+  // Domain 1's own cells carry the block (mean about 0.6 x 2); decoded as domain 0 they
+  // lose most of it, while cell-type markers stay apart.
+  CHECK(batch_genes_as1 > 0.8);
+  CHECK(batch_genes_as0 < 0.3 * batch_genes_as1);
+  CHECK(own_marker > 3 * other_marker);
+  CHECK_THROWS_AS(concord::decode(r.embedding, 400, 100, o.model, r.weights, 2, 1), std::invalid_argument);
+}

@@ -16,6 +16,8 @@ test_that("RunConcord's defaults equal the engine's", {
   expect_equal(r$beta, e$beta)
   expect_equal(r$element.mask, e$element_mask)
   expect_equal(r$class.weight, e$classifier_weight)
+  expect_equal(r$decoder.weight, e$decoder_weight)
+  expect_equal(r$decoder.dims, e$decoder_dims)
   expect_equal(r$feature.mask, e$feature_mask)
   expect_null(r$knn.k)
   expect_equal(e$knn_k, 0L)  # 0 = automatic, NULL in R

@@ -1,4 +1,5 @@
-# The optional classification head: labels in, predictions out.
+# The optional heads on the embedding: the classifier (labels in, predictions out) and
+# the decoder (batch-corrected expression out).
 
 # Class labels as a factor with NA for unlabelled cells, from a metadata column name or
 # a vector with one label (or NA) per cell.
@@ -50,4 +51,24 @@
     SummarizedExperiment::colData(object)[["concord.class.score"]] <- classes$score
   }
   object
+}
+
+# The batch that corrected expression is decoded as, checked against the batch levels.
+.decode_batch <- function(decode.batch, batch, use.decoder) {
+  if (is.null(decode.batch)) return(if (use.decoder) levels(batch)[1] else NULL)
+  if (!use.decoder) .stop("'decode.batch' needs use.decoder = TRUE.")
+  if (!(length(decode.batch) == 1L && as.character(decode.batch) %in% levels(batch))) {
+    .stop("decode.batch ", .show(decode.batch), " is not one of the batches: ",
+          paste(levels(batch), collapse = ", "), ".")
+  }
+  as.character(decode.batch)
+}
+
+# Features x cells expression decoded from the embedding as if every cell came from
+# batch `as`.
+.decode_expression <- function(emb, model, as, threads) {
+  out <- .concord_decode(unclass(emb)[, , drop = FALSE], model$weights, model$params,
+                         match(as, model$batches) - 1L, length(model$features), threads)
+  dimnames(out) <- list(rownames(emb), model$features)
+  t(out)
 }
