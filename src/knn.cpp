@@ -1,19 +1,9 @@
 // R glue for Faiss nearest neighbours.
 #include <Rcpp.h>
 
+#include "glue_matrix.h"
+
 #include "concord/knn.h"
-
-namespace {
-
-std::vector<float> rows_of(const Rcpp::NumericMatrix& m) {
-  std::vector<float> out(static_cast<size_t>(m.nrow()) * m.ncol());
-  for (int r = 0; r < m.nrow(); ++r) {
-    for (int c = 0; c < m.ncol(); ++c) out[static_cast<size_t>(r) * m.ncol() + c] = static_cast<float>(m(r, c));
-  }
-  return out;
-}
-
-}  // namespace
 
 // The k nearest rows of `data` to each row of `query` (1-based indices, distances).
 // [[Rcpp::export(.concord_knn)]]

@@ -3,18 +3,12 @@
 // without the self column.
 #include <Rcpp.h>
 
+#include "glue_matrix.h"
+
 #include "concord/metrics.h"
 #include "concord/topology.h"
 
 namespace {
-
-std::vector<float> rows_of(const Rcpp::NumericMatrix& m) {
-  std::vector<float> out(static_cast<size_t>(m.nrow()) * m.ncol());
-  for (int r = 0; r < m.nrow(); ++r) {
-    for (int c = 0; c < m.ncol(); ++c) out[static_cast<size_t>(r) * m.ncol() + c] = static_cast<float>(m(r, c));
-  }
-  return out;
-}
 
 std::vector<int64_t> knn_rows(const Rcpp::IntegerMatrix& m) {
   std::vector<int64_t> out(static_cast<size_t>(m.nrow()) * m.ncol());

@@ -1,6 +1,8 @@
 // R glue for the trainer: dgCMatrix slots in (no copy), embedding and loss out.
 #include <Rcpp.h>
 
+#include "glue_matrix.h"
+
 #include "concord/trainer.h"
 
 namespace {
@@ -77,14 +79,6 @@ concord::CsrView view_of(const Rcpp::S4& x) {
   const Rcpp::IntegerVector i = x.slot("i");
   const Rcpp::NumericVector values = x.slot("x");
   return concord::CsrView{dim[1], dim[0], p.begin(), i.begin(), values.begin()};
-}
-
-Rcpp::NumericMatrix matrix_of(const std::vector<float>& rows, int n, int dim) {
-  Rcpp::NumericMatrix m(n, dim);  // R is column-major, the engine row-major
-  for (int c = 0; c < n; ++c) {
-    for (int j = 0; j < dim; ++j) m(c, j) = rows[static_cast<size_t>(c) * dim + j];
-  }
-  return m;
 }
 
 // Weights as a named list of numeric vectors, each with its row-major "shape".
@@ -171,11 +165,7 @@ Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List wei
                                    Rcpp::List options, int domain, int n_genes, int threads) {
   const concord::ModelOptions model = model_from(options);
   if (embedding.ncol() != model.latent_dim) throw std::invalid_argument("embedding has the wrong dimension");
-  std::vector<float> rows(static_cast<size_t>(embedding.nrow()) * embedding.ncol());
-  for (int r = 0; r < embedding.nrow(); ++r) {
-    for (int c = 0; c < embedding.ncol(); ++c) rows[static_cast<size_t>(r) * embedding.ncol() + c] = embedding(r, c);
-  }
-  return matrix_of(concord::decode(rows, embedding.nrow(), n_genes, model, weights_from_r(weights), domain, threads),
+  return matrix_of(concord::decode(rows_of(embedding), embedding.nrow(), n_genes, model, weights_from_r(weights), domain, threads),
                    embedding.nrow(), n_genes);
 }
 
