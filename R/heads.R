@@ -1,23 +1,10 @@
 # The optional heads on the embedding: the classifier (labels in, predictions out) and
 # the decoder (batch-corrected expression out).
 
-# Class labels as a factor with NA for unlabelled cells, from a metadata column name or
-# a vector with one label (or NA) per cell.
+# Class labels as a factor with NA for unlabelled cells.
 .class_labels <- function(class.by, meta, n.cells) {
   if (is.null(class.by)) return(NULL)
-  if (is.character(class.by) && length(class.by) == 1L && n.cells != 1L) {
-    if (is.null(meta) || !class.by %in% colnames(meta)) {
-      .stop("class.by column '", class.by, "' not found in the cell metadata",
-            if (!is.null(meta) && ncol(meta) > 0L) paste0("; available: ", paste(colnames(meta), collapse = ", ")),
-            ". Give a column name or a vector with one label (or NA) per cell.")
-    }
-    class.by <- meta[[class.by]]
-  }
-  if (!is.atomic(class.by) || length(class.by) != n.cells) {
-    .stop("class.by must be a metadata column name or a vector with one label (NA: unlabelled) per cell (",
-          n.cells, " cells); got ", .show(class.by), ".")
-  }
-  labels <- droplevels(as.factor(class.by))
+  labels <- droplevels(as.factor(.cell_values(class.by, "class.by", meta, n.cells)))
   if (nlevels(labels) < 2L) {
     .stop("class.by has ", nlevels(labels), " class(es) among its labelled cells; the classifier needs at least 2.")
   }

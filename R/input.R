@@ -45,25 +45,29 @@
   object
 }
 
-# Batch labels as a factor, from a metadata column name or a vector with one label per
-# cell; NULL means one dataset.
-.batch_labels <- function(group.by, meta, n.cells) {
-  if (is.null(group.by)) return(factor(rep("all", n.cells)))
-  if (is.character(group.by) && length(group.by) == 1L && n.cells != 1L) {
-    if (is.null(meta) || !group.by %in% colnames(meta)) {
-      .stop("group.by column '", group.by, "' not found in the cell metadata",
+# One value per cell from `x`: a metadata column name, or a vector with one value per
+# cell. `name` is the argument, for messages.
+.cell_values <- function(x, name, meta, n.cells) {
+  if (is.character(x) && length(x) == 1L && n.cells != 1L) {
+    if (is.null(meta) || !x %in% colnames(meta)) {
+      .stop("'", name, "' column '", x, "' not found in the cell metadata",
             if (!is.null(meta) && ncol(meta) > 0L)
               paste0("; available: ", paste(colnames(meta), collapse = ", ")),
-            ". Give a column name or a vector with one batch label per cell.")
+            ". Give a column name or a vector with one value per cell.")
     }
-    labels <- meta[[group.by]]
-  } else {
-    labels <- group.by
+    x <- meta[[x]]
   }
-  if (!is.atomic(labels) || length(labels) != n.cells) {
-    .stop("group.by must be a metadata column name or a vector with one batch label per cell (",
-          n.cells, " cells); got ", .show(labels), ".")
+  if (!is.atomic(x) || length(x) != n.cells) {
+    .stop("'", name, "' must be a metadata column name or a vector with one value per cell (",
+          n.cells, " cells); got ", .show(x), ".")
   }
+  x
+}
+
+# Batch labels as a factor; NULL means one dataset.
+.batch_labels <- function(group.by, meta, n.cells) {
+  if (is.null(group.by)) return(factor(rep("all", n.cells)))
+  labels <- .cell_values(group.by, "group.by", meta, n.cells)
   if (anyNA(labels)) {
     .stop("group.by has ", sum(is.na(labels)), " missing (NA) batch label(s); give every cell a ",
           "batch, or subset the object to labelled cells first.")

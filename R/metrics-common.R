@@ -40,19 +40,7 @@
 # one value per cell. NULL stays NULL (the metrics that need it are skipped).
 .cell_factor <- function(x, name, meta, n.cells) {
   if (is.null(x)) return(NULL)
-  if (is.character(x) && length(x) == 1L && n.cells != 1L) {
-    if (is.null(meta) || !x %in% colnames(meta)) {
-      .stop("'", name, "' column '", x, "' not found in the cell metadata",
-            if (!is.null(meta) && ncol(meta) > 0L)
-              paste0("; available: ", paste(colnames(meta), collapse = ", ")),
-            ". Give a column name or a vector with one value per cell.")
-    }
-    x <- meta[[x]]
-  }
-  if (!is.atomic(x) || length(x) != n.cells) {
-    .stop("'", name, "' must be a metadata column name or a vector with one value per cell (",
-          n.cells, " cells); got ", .show(x), ".")
-  }
+  x <- .cell_values(x, name, meta, n.cells)
   if (anyNA(x)) {
     .stop("'", name, "' has ", sum(is.na(x)), " missing (NA) value(s); give every cell a value ",
           "or subset the embedding to annotated cells first.")

@@ -38,7 +38,7 @@ test_that("objects store predictions, and bad class labels are rejected", {
   seu <- Seurat::NormalizeData(seu, verbose = FALSE)
   before <- seu
   expect_error(run_fast(seu, group.by = "batch", class.by = "celltype"),
-               "class.by column 'celltype' not found")
+               "'class.by' column 'celltype' not found")
   expect_error(run_fast(seu, group.by = "batch", class.by = rep("A", ncol(seu))),
                "needs at least 2")
   expect_error(run_fast(seu, group.by = "batch", class.by = "cell_type", class.weight = -1),

@@ -34,7 +34,7 @@ test_that("unknown and misspelt arguments are errors", {
 test_that("bad batch labels are rejected", {
   d <- small_data()
   b <- d$meta$batch
-  expect_error(run_fast(d$data, group.by = b[-1]), "one batch label per cell")
+  expect_error(run_fast(d$data, group.by = b[-1]), "one value per cell")
   b2 <- b
   b2[c(3, 9)] <- NA
   expect_error(run_fast(d$data, group.by = b2), "2 missing \\(NA\\) batch label")
@@ -66,7 +66,7 @@ test_that("Seurat errors name the column or assay and leave the object unchanged
   seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
   before <- seu
   expect_error(run_fast(seu, group.by = "donor"),
-               "group.by column 'donor' not found in the cell metadata; available: .*batch.*cell_type")
+               "'group.by' column 'donor' not found in the cell metadata; available: .*batch.*cell_type")
   expect_error(run_fast(seu, group.by = "batch", assay = "ADT"), "assay 'ADT' not found")
   expect_error(run_fast(seu, group.by = "batch", slot = "scale.data"), "'slot' must be")
   expect_error(run_fast(seu, group.by = "batch", latent.dim = -3), "latent.dim")
@@ -78,7 +78,7 @@ test_that("SingleCellExperiment errors name the column or assay", {
   d <- small_data()
   sce <- SingleCellExperiment::SingleCellExperiment(assays = list(counts = d$counts), colData = d$meta)
   before <- sce
-  expect_error(run_fast(sce, group.by = "donor"), "group.by column 'donor' not found")
+  expect_error(run_fast(sce, group.by = "donor"), "'group.by' column 'donor' not found")
   expect_error(run_fast(sce, group.by = "batch", assay = "logcounts"), "assay 'logcounts' not found")
   expect_identical(sce, before)
 })
