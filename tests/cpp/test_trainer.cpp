@@ -120,6 +120,7 @@ TEST_CASE("batch norm and no norm variants train", "[trainer]") {
     o.model.dropout = 0.1;
     const auto r = concord::train(toy.view, toy.domain, o);
     for (float v : r.embedding) REQUIRE(std::isfinite(v));
+    CHECK(neighbour_agreement(r, toy.type) > 0.9);
   }
 }
 

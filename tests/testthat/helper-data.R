@@ -19,6 +19,12 @@ small_data <- function() {
   list(counts = counts, meta = d$meta[keep, ], data = concordR:::.log_normalize(counts))
 }
 
+# The small data as a log-normalized Seurat object.
+small_seurat <- function(d = small_data()) {
+  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
+  Seurat::NormalizeData(seu, verbose = FALSE)
+}
+
 # Fast settings for tests that check plumbing rather than quality.
 fast <- list(latent.dim = 8, encoder.dims = 32, epochs = 2, min.steps = 4, batch.size = 64,
              threads = 1, verbose = FALSE)

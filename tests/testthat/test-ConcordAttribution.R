@@ -30,8 +30,7 @@ test_that("attribution is a genes x dimensions matrix that finds a planted marke
 test_that("attribution of a trained model works on objects and checks its input", {
   skip_if_not_installed("Seurat")
   d <- small_data()
-  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
-  seu <- Seurat::NormalizeData(seu, verbose = FALSE)
+  seu <- small_seurat(d)
   seu <- run_fast(seu, group.by = "batch", features = rownames(seu)[1:200])
   a <- ConcordAttribution(seu, max.cells = 50, threads = 1, verbose = FALSE)
   expect_equal(dim(a), c(200L, 8L))

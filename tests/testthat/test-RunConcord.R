@@ -48,8 +48,7 @@ test_that("Seurat, SingleCellExperiment and matrix inputs give the same embeddin
   features <- rownames(d$counts)[1:200]
   m <- run_fast(d$data, group.by = d$meta$batch, features = features)
 
-  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
-  seu <- Seurat::NormalizeData(seu, verbose = FALSE)
+  seu <- small_seurat(d)
   seu <- run_fast(seu, group.by = "batch", features = features)
   expect_s4_class(seu[["concord"]], "DimReduc")
   expect_equal(SeuratObject::Key(seu[["concord"]]), "CONCORD_")
@@ -71,8 +70,7 @@ test_that("Seurat, SingleCellExperiment and matrix inputs give the same embeddin
 test_that("group.by accepts a vector for Seurat and NULL for one dataset", {
   skip_if_not_installed("Seurat")
   d <- small_data()
-  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
-  seu <- Seurat::NormalizeData(seu, verbose = FALSE)
+  seu <- small_seurat(d)
   a <- run_fast(seu, group.by = "batch", features = rownames(seu)[1:100])
   b <- run_fast(seu, group.by = seu$batch, features = rownames(seu)[1:100])
   expect_equal(SeuratObject::Embeddings(a, "concord"), SeuratObject::Embeddings(b, "concord"))
@@ -85,8 +83,7 @@ test_that("the DimReduc feeds Seurat's RunUMAP and FindNeighbors", {
   skip_if_not_installed("Seurat")
   skip_if_not_installed("uwot")
   d <- small_data()
-  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
-  seu <- Seurat::NormalizeData(seu, verbose = FALSE)
+  seu <- small_seurat(d)
   seu <- run_fast(seu, group.by = "batch", features = rownames(seu)[1:200])
   seu <- Seurat::RunUMAP(seu, reduction = "concord", dims = 1:8, verbose = FALSE, n.neighbors = 15)
   expect_equal(dim(SeuratObject::Embeddings(seu, "umap")), c(240L, 2L))

@@ -52,8 +52,7 @@ test_that("a held-out donor's labels are transferred about as well as inside the
 test_that("object methods store predictions in the query's metadata", {
   skip_if_not_installed("Seurat")
   d <- small_data()
-  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
-  seu <- Seurat::NormalizeData(seu, verbose = FALSE)
+  seu <- small_seurat(d)
   ref <- run_fast(seu[, seu$batch != "stim107"], group.by = "batch", features = rownames(seu)[1:200])
   query <- ProjectConcord(seu[, seu$batch == "stim107"], ref, threads = 1, verbose = FALSE)
   query <- TransferLabels(query, ref, labels = "cell_type")

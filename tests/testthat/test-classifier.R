@@ -34,8 +34,7 @@ test_that("the classifier beats chance by a wide margin on held-out cells", {
 test_that("objects store predictions, and bad class labels are rejected", {
   skip_if_not_installed("Seurat")
   d <- small_data()
-  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
-  seu <- Seurat::NormalizeData(seu, verbose = FALSE)
+  seu <- small_seurat(d)
   before <- seu
   expect_error(run_fast(seu, group.by = "batch", class.by = "celltype"),
                "'class.by' column 'celltype' not found")

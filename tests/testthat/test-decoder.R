@@ -24,8 +24,7 @@ test_that("objects store corrected expression; bad decoder settings are rejected
   skip_if_not_installed("Seurat")
   skip_if_not_installed("SingleCellExperiment")
   d <- small_data()
-  seu <- SeuratObject::CreateSeuratObject(d$counts, meta.data = d$meta)
-  seu <- Seurat::NormalizeData(seu, verbose = FALSE)
+  seu <- small_seurat(d)
   features <- rownames(seu)[1:100]
   out <- run_fast(seu, group.by = "batch", features = features, use.decoder = TRUE, decoder.dims = 16)
   expect_true("corrected" %in% SeuratObject::Assays(out))
