@@ -4,9 +4,12 @@
 #include <faiss/IndexIVFFlat.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+
+#include "threads.h"
 
 namespace concord {
 
@@ -20,12 +23,22 @@ namespace {
 // Faiss parallelises with OpenMP's global thread count; this scopes it to one call.
 class OmpThreads {
  public:
-  explicit OmpThreads(int threads) : previous_(omp_get_max_threads()) { omp_set_num_threads(threads); }
-  ~OmpThreads() { omp_set_num_threads(previous_); }
+  explicit OmpThreads(int threads) { omp_set_num_threads(threads); }
 
  private:
-  int previous_;
+  ThreadGuard restore_;
 };
+
+// Points added per call, with a poll for interrupts between calls.
+constexpr int64_t kAddChunk = 1 << 16;
+
+void add_in_chunks(faiss::Index& index, const float* data, int64_t n, int dim,
+                   const InterruptFn& interrupted) {
+  for (int64_t start = 0; start < n; start += kAddChunk) {
+    poll(interrupted);
+    index.add(std::min(kAddChunk, n - start), data + start * dim);
+  }
+}
 
 }  // namespace
 
@@ -41,7 +54,8 @@ void normalize_rows(float* data, int64_t n, int dim) {
   }
 }
 
-KnnIndex::KnnIndex(const float* data, int64_t n, int dim, const KnnOptions& options, int threads)
+KnnIndex::KnnIndex(const float* data, int64_t n, int dim, const KnnOptions& options, int threads,
+                   const InterruptFn& interrupted)
     : impl_(new Impl), n_(n), dim_(dim), options_(options), threads_(std::max(1, threads)) {
   if (n < 1 || dim < 1) throw std::invalid_argument("kNN index needs at least one point and one dimension");
   std::vector<float> normalised;
@@ -53,7 +67,7 @@ KnnIndex::KnnIndex(const float* data, int64_t n, int dim, const KnnOptions& opti
   OmpThreads scope(threads_);
   if (n <= options_.exact_max) {
     auto flat = std::make_unique<faiss::IndexFlatL2>(dim);
-    flat->add(n, data);
+    add_in_chunks(*flat, data, n, dim, interrupted);
     impl_->index = std::move(flat);
     return;
   }
@@ -63,7 +77,7 @@ KnnIndex::KnnIndex(const float* data, int64_t n, int dim, const KnnOptions& opti
   auto ivf = std::make_unique<faiss::IndexIVFFlat>(impl_->quantizer.get(), dim, nlist, faiss::METRIC_L2);
   ivf->nprobe = options_.nprobe;
   ivf->train(n, data);
-  ivf->add(n, data);
+  add_in_chunks(*ivf, data, n, dim, interrupted);
   impl_->index = std::move(ivf);
 }
 

@@ -9,14 +9,17 @@
 #include <memory>
 #include <vector>
 
+#include "interrupt.h"
 #include "options.h"
 
 namespace concord {
 
 class KnnIndex {
  public:
-  // `data` is n x dim, row-major; it is copied into the index.
-  KnnIndex(const float* data, int64_t n, int dim, const KnnOptions& options, int threads = 1);
+  // `data` is n x dim, row-major; it is copied into the index, in chunks between which
+  // `interrupted` is polled.
+  KnnIndex(const float* data, int64_t n, int dim, const KnnOptions& options, int threads = 1,
+           const InterruptFn& interrupted = {});
   ~KnnIndex();
   KnnIndex(const KnnIndex&) = delete;
   KnnIndex& operator=(const KnnIndex&) = delete;

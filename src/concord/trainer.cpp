@@ -1,12 +1,12 @@
 #include "trainer.h"
 
-#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
+#include <cmath>
 
+#include "adam.h"
 #include "augment.h"
 #include "kernels.h"
 #include "knn.h"
@@ -22,42 +22,12 @@ namespace {
 // LibTorch calls whatever BLAS the system provides, and OpenBLAS keeps a thread pool of
 // its own, sized to every core. Its matrices here are small (batch x hidden x latent),
 // and its spinning threads compete with the OpenMP threads of the rest of the step, so
-// it runs on the calling thread.
-void single_threaded_blas() {
-  using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set(1);
-  }
+// it runs on the calling thread (every entry point restores the host's count).
+void single_threaded_blas() { set_blas_threads(1); }
+
+bool all_finite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float f) { return std::isfinite(f); });
 }
-
-// Adam over every parameter with the fused kernel; the first layer's gradient may come
-// from the sparse kernels instead of autograd.
-class FusedAdam {
- public:
-  explicit FusedAdam(const std::vector<torch::Tensor>& params) : params_(params) {
-    for (const auto& p : params_) {
-      m_.push_back(torch::zeros_like(p));
-      v_.push_back(torch::zeros_like(p));
-    }
-  }
-
-  void step(const std::vector<torch::Tensor>& grads, double lr, int threads) {
-    AdamSettings s;
-    s.lr = lr;
-    s.step = ++step_;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      // A parameter outside this step's graph (the classifier, before any labelled
-      // batch) has no gradient yet: Adam sees zeros, as for any unused weight.
-      torch::Tensor g = grads[i].defined() ? grads[i].contiguous() : torch::zeros_like(params_[i]);
-      adam_update(params_[i].data_ptr<float>(), g.data_ptr<float>(), m_[i].data_ptr<float>(),
-                  v_[i].data_ptr<float>(), params_[i].numel(), s, threads);
-    }
-  }
-
- private:
-  std::vector<torch::Tensor> params_, m_, v_;
-  int64_t step_ = 0;
-};
 
 // Adds the seconds from construction to `stop()` (or destruction) to a phase total.
 class Stopwatch {
@@ -84,7 +54,8 @@ torch::Device device_of(const std::string& device) {
 }
 
 // All cells through the encoder in evaluation mode, `chunk` cells at a time.
-std::vector<float> embed(Encoder& encoder, const CsrView& x, int chunk, bool sparse, int threads) {
+std::vector<float> embed(Encoder& encoder, const CsrView& x, int chunk, bool sparse, int threads,
+                         const InterruptFn& interrupted) {
   torch::NoGradGuard no_grad;
   encoder->eval();
   const int dim = encoder->latent_dim();
@@ -93,6 +64,7 @@ std::vector<float> embed(Encoder& encoder, const CsrView& x, int chunk, bool spa
   std::vector<int> cells;
   SparseBatch batch;
   for (int start = 0; start < x.n_rows; start += chunk) {
+    poll(interrupted);
     const int n = std::min(chunk, x.n_rows - start);
     cells.resize(n);
     for (int i = 0; i < n; ++i) cells[i] = start + i;
@@ -184,10 +156,10 @@ class Trainer {
 
     for (int epoch = 0; epoch < o_.epochs; ++epoch) {
       if (knn_mode && epoch == o_.warmup_epochs) {
-        embedding = embed_all();
+        embedding = embed_all(cb.interrupted);
         Stopwatch watch(result_.seconds.knn_index);
         index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, encoder_->latent_dim(),
-                                           o_.knn, threads_);
+                                           o_.knn, threads_, cb.interrupted);
       }
       const double lr = o_.lr * std::pow(o_.lr_decay, epoch);
       if (torch_adam_) {
@@ -198,17 +170,21 @@ class Trainer {
       Stopwatch sampling(result_.seconds.sample);
       const auto batches = sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
       sampling.stop();
+      if (batches.empty()) throw EmptyEpoch(epoch + 1);
       double total = 0;
       for (const auto& batch : batches) {
-        if (cb.interrupted && cb.interrupted()) throw Interrupted();
-        total += step(batch, lr);
+        poll(cb.interrupted);
+        const double loss = step(batch, lr);
         ++result_.steps;
+        if (!std::isfinite(loss)) throw NonFiniteLoss(epoch + 1, result_.steps);
+        total += loss;
       }
-      const double mean = batches.empty() ? 0.0 : total / batches.size();
+      const double mean = total / batches.size();
       result_.epoch_loss.push_back(mean);
       if (cb.epoch_end) cb.epoch_end(epoch + 1, o_.epochs, mean);
     }
-    result_.embedding = embed_all();
+    result_.embedding = embed_all(cb.interrupted);
+    if (!all_finite(result_.embedding)) throw NonFiniteLoss(0, result_.steps);
     result_.n_cells = x_.n_rows;
     result_.latent_dim = encoder_->latent_dim();
     result_.weights = export_weights(encoder_);
@@ -268,15 +244,14 @@ class Trainer {
         }
       }
       adam_->step(grads, lr, threads_);
-      for (auto& p : params_) {
-        if (p.grad().defined()) p.grad().zero_();
-      }
     } else {
       backward.stop();
       Stopwatch optimizing(t.optimizer);
       torch_adam_->step();
-      torch_adam_->zero_grad();
     }
+    // Gradients are dropped, not zeroed (PyTorch's zero_grad(set_to_none=True)): a
+    // parameter outside the next step's graph then has none, and Adam skips it.
+    for (auto& p : params_) p.mutable_grad().reset();
     return loss.item<double>();
   }
 
@@ -304,9 +279,9 @@ class Trainer {
     return torch::nn::functional::cross_entropy(encoder_->classify(z.index_select(0, index)), target);
   }
 
-  std::vector<float> embed_all() {
+  std::vector<float> embed_all(const InterruptFn& interrupted) {
     Stopwatch watch(result_.seconds.embed);
-    return embed(encoder_, x_, o_.inference_batch_size, sparse_, threads_);
+    return embed(encoder_, x_, o_.inference_batch_size, sparse_, threads_, interrupted);
   }
 
   const CsrView& x_;
@@ -331,15 +306,11 @@ class Trainer {
 
 }  // namespace
 
-int resolve_threads(int requested) {
-  if (requested > 0) return requested;
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 bool cuda_available() { return torch::cuda::is_available(); }
 
 std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
-                          int threads, const std::string& device) {
+                          int threads, const std::string& device, const InterruptFn& interrupted) {
+  ThreadGuard restore;
   validate(x);
   const torch::Device dev = device_of(device);
   threads = resolve_threads(threads);
@@ -348,12 +319,13 @@ std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Wei
   Encoder encoder(x.n_cols, model);
   import_weights(encoder, weights);
   encoder->to(dev);
-  return embed(encoder, x, TrainOptions().inference_batch_size, dev.is_cpu(), threads);
+  return embed(encoder, x, TrainOptions().inference_batch_size, dev.is_cpu(), threads, interrupted);
 }
 
 std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int n_genes,
                           const ModelOptions& model, const Weights& weights, int domain,
-                          int threads) {
+                          int threads, const InterruptFn& interrupted) {
+  ThreadGuard restore;
   if (!model.decoder) throw std::invalid_argument("the model has no decoder");
   if (domain < 0 || domain >= model.n_domains) throw std::invalid_argument("decode domain out of range");
   if (static_cast<int64_t>(embedding.size()) != static_cast<int64_t>(n_cells) * model.latent_dim)
@@ -367,6 +339,7 @@ std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int 
   std::vector<float> out(static_cast<size_t>(n_cells) * n_genes);
   constexpr int chunk = 1024;
   for (int start = 0; start < n_cells; start += chunk) {
+    poll(interrupted);
     const int n = std::min(chunk, n_cells - start);
     torch::Tensor z = torch::from_blob(const_cast<float*>(embedding.data()) + static_cast<size_t>(start) * model.latent_dim,
                                        {n, model.latent_dim}).clone();
@@ -377,7 +350,9 @@ std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int 
 }
 
 std::vector<float> attribution(const CsrView& x, const ModelOptions& model, const Weights& weights,
-                               const std::vector<int>& cells, int threads) {
+                               const std::vector<int>& cells, int threads,
+                               const InterruptFn& interrupted) {
+  ThreadGuard restore;
   validate(x);
   torch::set_num_threads(std::max(1, resolve_threads(threads)));
   single_threaded_blas();
@@ -397,6 +372,7 @@ std::vector<float> attribution(const CsrView& x, const ModelOptions& model, cons
   SparseBatch batch;
   constexpr int chunk = 256;
   for (size_t start = 0; start < chosen.size(); start += chunk) {
+    poll(interrupted);
     const int n = static_cast<int>(std::min<size_t>(chunk, chosen.size() - start));
     gather_rows(x, chosen.data() + start, n, batch);
     torch::Tensor input = encoder->densify(batch).requires_grad_(true);
@@ -416,11 +392,16 @@ std::vector<float> attribution(const CsrView& x, const ModelOptions& model, cons
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
                   const TrainCallbacks& callbacks, const Weights* initial,
                   const std::vector<int>& labels) {
+  ThreadGuard restore;
   validate(x);
   if (static_cast<int>(domains.size()) != x.n_rows)
     throw std::invalid_argument("need one domain label per cell");
   if (options.epochs < 0) throw std::invalid_argument("epochs must be non-negative");
   if (!(options.temperature > 0)) throw std::invalid_argument("temperature must be positive");
+  // A mask of 1 empties every view: training would run and learn nothing.
+  if (!(options.element_mask >= 0 && options.element_mask < 1) ||
+      !(options.feature_mask >= 0 && options.feature_mask < 1))
+    throw std::invalid_argument("element_mask and feature_mask must lie in [0, 1)");
   device_of(options.device);
   if (options.model.n_classes > 0) {
     if (static_cast<int>(labels.size()) != x.n_rows)

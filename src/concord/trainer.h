@@ -9,21 +9,42 @@
 #include <vector>
 
 #include "csr.h"
+#include "interrupt.h"
 #include "options.h"
+#include "threads.h"
 
 namespace concord {
 
 struct TrainCallbacks {
   // After each epoch, with the epoch's mean loss (epochs count from 1).
   std::function<void(int epoch, int epochs, double loss)> epoch_end;
-  // Polled between batches; returning true stops training with Interrupted.
-  std::function<bool()> interrupted;
+  // Polled between batches and between chunks of the embedding and kNN passes;
+  // returning true stops training with Interrupted.
+  InterruptFn interrupted;
 };
 
-// Thrown when TrainCallbacks::interrupted asks to stop.
-class Interrupted : public std::runtime_error {
+// Thrown when a step's loss, or the final embedding, is not finite: training has
+// diverged (a learning rate too high, a temperature too low, extreme input values).
+// Training stops there, so no non-finite embedding or weights are ever returned.
+class NonFiniteLoss : public std::runtime_error {
  public:
-  Interrupted() : std::runtime_error("training interrupted") {}
+  NonFiniteLoss(int epoch, int64_t step)
+      : std::runtime_error("the loss became non-finite at epoch " + std::to_string(epoch) +
+                           ", step " + std::to_string(step)),
+        epoch(epoch), step(step) {}
+  const int epoch;      // 1-based; 0 for the final embedding
+  const int64_t step;   // 1-based optimizer step
+};
+
+// Thrown when the sampler yields no batch of at least min_batch_size distinct cells in
+// an epoch, so that epoch would train nothing (tiny domains, or a kNN share drawn from
+// neighbourhoods holding too few cells of the batch's domain).
+class EmptyEpoch : public std::runtime_error {
+ public:
+  explicit EmptyEpoch(int epoch)
+      : std::runtime_error("epoch " + std::to_string(epoch) + " drew no mini-batch to train on"),
+        epoch(epoch) {}
+  const int epoch;  // 1-based
 };
 
 // Wall-clock seconds spent in each phase of training, for benchmarks and users.
@@ -70,25 +91,24 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
 // shape and weights, in evaluation mode: n_cells x latent_dim, row-major. Throws
 // std::invalid_argument when the weights do not fit the shape.
 std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
-                          int threads, const std::string& device = "cpu");
+                          int threads, const std::string& device = "cpu",
+                          const InterruptFn& interrupted = {});
 
 // Expression decoded from an embedding (n_cells x latent_dim, row-major) as if every cell
 // came from `domain`: n_cells x n_genes, row-major (models with a decoder only).
 std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int n_genes,
                           const ModelOptions& model, const Weights& weights, int domain,
-                          int threads);
+                          int threads, const InterruptFn& interrupted = {});
 
 // Gene attribution: for each latent dimension d and gene g, the mean over the given
 // cells of x_g * dz_d / dx_g (input times gradient, in evaluation mode), i.e. how much
 // of dimension d each gene contributes, to first order. Returns genes x latent_dim,
 // row-major. `cells` empty means every cell.
 std::vector<float> attribution(const CsrView& x, const ModelOptions& model, const Weights& weights,
-                               const std::vector<int>& cells, int threads);
+                               const std::vector<int>& cells, int threads,
+                               const InterruptFn& interrupted = {});
 
 // Whether the linked LibTorch has a CUDA backend and sees a device.
 bool cuda_available();
-
-// Threads to use for a requested count (0 = every core reported).
-int resolve_threads(int requested);
 
 }  // namespace concord
