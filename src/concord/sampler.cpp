@@ -34,9 +34,7 @@ Sampler::Sampler(std::vector<int> domains, SamplerOptions options)
     if (cells_of_[d].empty())
       throw std::invalid_argument("domain " + std::to_string(d) + " has no cells");
   }
-  // Start every domain "exhausted" so that the first draw shuffles it.
   cursor_.resize(n_domains);
-  for (int d = 0; d < n_domains; ++d) cursor_[d] = cells_of_[d].size();
   seen_.assign(domain_of_.size(), 0);
 }
 
@@ -91,6 +89,10 @@ std::vector<std::vector<int>> Sampler::epoch(Rng& rng, const NeighbourFn& neighb
   const int global_in = share_of(global_total, options_.p_intra_domain);
   const int global_out = global_total - global_in;
 
+  // Every epoch starts each domain "exhausted", so that its first draw takes a fresh
+  // permutation, as in the reference (an epoch drawing more cells than a domain holds
+  // reshuffles it when used up).
+  for (int d = 0; d < n_domains(); ++d) cursor_[d] = cells_of_[d].size();
   const std::vector<int> counts = batches_per_domain();
   std::vector<std::vector<int>> batches;
   std::vector<int> in_nb, out_nb, picked;

@@ -42,7 +42,7 @@ class Sampler {
 
   std::vector<int> domain_of_;
   std::vector<std::vector<int>> cells_of_;
-  std::vector<size_t> cursor_;  // next unused position in each shuffled domain
+  std::vector<size_t> cursor_;  // next unused position in each domain's permutation
   SamplerOptions options_;
   std::vector<uint32_t> seen_;  // per-cell stamp, to remove duplicates in O(batch)
   uint32_t stamp_ = 0;
