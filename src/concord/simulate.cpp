@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <stdexcept>
@@ -31,6 +32,14 @@ double log_factorial(double k) {
   const double x = k + 1.0, x2 = x * x;
   return (x - 0.5) * std::log(x) - x + 0.91893853320467274178 +
          (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / (1260.0 * x2)) / x2) / x;
+}
+
+int omp_thread() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
 }
 
 void release_free_memory() {
@@ -189,7 +198,9 @@ double Variates::negative_binomial(double mean, double dispersion) {
   if (mean < 30.0 && r < 200.0) {
     const auto& inv = inverses();
     const double odds = mean / (r + mean), u = uniform();
-    double pk = std::exp(r * std::log1p(-odds)), cdf = pk;
+    // log(1 - odds) as log(r / (r + mean)): for tiny r, odds rounds to 1 and log1p(-odds)
+    // to -inf, which zeroed the whole cdf.
+    double pk = std::exp(r * (std::log(r) - std::log(r + mean))), cdf = pk;
     int k = 0;
     while (u > cdf && k < 255) {
       pk *= (k + r) * inv[k + 1] * odds;
@@ -197,11 +208,14 @@ double Variates::negative_binomial(double mean, double dispersion) {
       cdf += pk;
     }
     if (u <= cdf) return k;
-    // The far tail (or cdf rounding): fall back to the mixture, conditioned past k.
-    double x;
-    do x = poisson(gamma(r) * mean * dispersion);
-    while (x <= k);
-    return x;
+    // The far tail (or cdf rounding): the mixture, conditioned past k by rejection. The
+    // tries are bounded: when the tail is too thin for them (the walk ended on rounding),
+    // the walk's end is the draw.
+    for (int tries = 0; tries < 1000; ++tries) {
+      const double x = poisson(gamma(r) * mean * dispersion);
+      if (x > k) return x;
+    }
+    return k;
   }
   return poisson(gamma(r) * mean * dispersion);
 }
@@ -458,7 +472,8 @@ void check_input(const SimulationInput& in, const BatchEffects& batch) {
 }  // namespace
 
 Simulated simulate_cells(const SimulationInput& input, const NoiseOptions& noise,
-                         const BatchEffects& batch, uint64_t seed, int threads) {
+                         const BatchEffects& batch, uint64_t seed, int threads,
+                         const InterruptFn& interrupted) {
   check_input(input, batch);
   const int n_blocks = (input.n_cells + kSimulateBlock - 1) / kSimulateBlock;
   Simulated out;
@@ -467,17 +482,22 @@ Simulated simulate_cells(const SimulationInput& input, const NoiseOptions& noise
   out.noisy.blocks().resize(n_blocks);
   out.counts.blocks().resize(out.counts_are_noisy ? 0 : n_blocks);
   const CellSimulator sim(input, noise, batch);
-  (void)threads;
+  // Only the calling thread (OpenMP's thread 0) may call back into the front end; it
+  // polls after each of its blocks and the others skip what is left once it says stop.
+  std::atomic<bool> stop{false};
 #pragma omp parallel num_threads(std::max(1, threads))
   {
     Workspace w(input.n_genes);
 #pragma omp for schedule(dynamic, 1)
     for (int b = 0; b < n_blocks; ++b) {
+      if (stop.load(std::memory_order_relaxed)) continue;
       SparseBlocks::Block scratch;
       sim.run_block(b, seed, w, out.truth.blocks()[b], out.noisy.blocks()[b],
                     out.counts_are_noisy ? scratch : out.counts.blocks()[b]);
+      if (omp_thread() == 0 && interrupted && interrupted()) stop = true;
     }
   }
+  if (stop) throw Interrupted();
   return out;
 }
 

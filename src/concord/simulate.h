@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "interrupt.h"
 #include "rng.h"
 
 
@@ -106,7 +107,8 @@ struct Simulated {
 constexpr int kSimulateBlock = 512;
 
 Simulated simulate_cells(const SimulationInput& input, const NoiseOptions& noise,
-                         const BatchEffects& batch, uint64_t seed, int threads);
+                         const BatchEffects& batch, uint64_t seed, int threads,
+                         const InterruptFn& interrupted = {});
 
 // Exact random variates of the noise models, on the engine's generator (Rng).
 class Variates : public Rng {
