@@ -113,3 +113,12 @@ TEST_CASE("kNN results do not depend on the thread count", "[knn]") {
   CHECK(i1 == i2);
   CHECK(d1 == d2);
 }
+
+TEST_CASE("an interrupt stops building the index", "[knn]") {
+  std::vector<float> data(2000 * 4, 1.0f);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i % 97);
+  int polls = 0;
+  const concord::InterruptFn stop = [&] { return ++polls >= 1; };
+  CHECK_THROWS_AS(concord::KnnIndex(data.data(), 2000, 4, concord::KnnOptions(), 1, stop),
+                  concord::Interrupted);
+}

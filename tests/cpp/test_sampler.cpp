@@ -168,3 +168,30 @@ TEST_CASE("the same seed gives the same batches", "[sampler]") {
   Sampler c(domains, o);
   CHECK(ea != c.epoch(rc));
 }
+
+TEST_CASE("every epoch draws from a fresh permutation of each domain", "[sampler]") {
+  // One batch of 100 from a domain of 150 per epoch. A stream carried across epochs
+  // would put the 50 cells left over from epoch 1 into epoch 2; a fresh permutation
+  // takes each cell with probability 2/3, independently of epoch 1.
+  SamplerOptions o;
+  o.batch_size = 100;
+  Sampler s(layout({150}), o);
+  Rng rng(7);
+  int leftovers_taken = 0, leftovers = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    const auto first = s.epoch(rng);
+    const auto second = s.epoch(rng);
+    REQUIRE(first.size() == 1);
+    REQUIRE(second.size() == 1);
+    std::set<int> in_first(first[0].begin(), first[0].end());
+    std::set<int> in_second(second[0].begin(), second[0].end());
+    REQUIRE(in_second.size() == 100);  // still without replacement within an epoch
+    for (int cell = 0; cell < 150; ++cell) {
+      if (in_first.count(cell)) continue;
+      ++leftovers;
+      leftovers_taken += static_cast<int>(in_second.count(cell));
+    }
+  }
+  REQUIRE(leftovers == 20 * 50);
+  CHECK(leftovers_taken / static_cast<double>(leftovers) == Approx(2.0 / 3.0).margin(0.06));
+}

@@ -295,3 +295,26 @@ TEST_CASE("simulate: variance inflation keeps the mean, widens the spread", "[si
     REQUIRE(counts[at] - truth[at] == Approx(2.0 * (noisy[at] - truth[at])).margin(1e-9));
   }
 }
+
+TEST_CASE("simulate: huge negative-binomial dispersions draw at once instead of spinning",
+          "[simulate]") {
+  // r = 1 / dispersion is so small that mean / (r + mean) rounds to 1; the cdf walk used
+  // to see zero mass everywhere and the tail fallback to draw zeros forever.
+  Variates v(11);
+  for (double phi : {1e20, 1e100, 1e300}) {
+    for (double mean : {0.5, 5.0, 29.0}) {
+      const double x = v.negative_binomial(mean, phi);
+      REQUIRE(std::isfinite(x));
+      REQUIRE(x >= 0);
+    }
+  }
+}
+
+TEST_CASE("simulate: an interrupt stops the simulation", "[simulate]") {
+  TwoPrograms t(20 * concord::kSimulateBlock, 10, 3.0, 0.0);
+  int polls = 0;
+  const concord::InterruptFn stop_at_second = [&] { return ++polls >= 2; };
+  CHECK_THROWS_AS(concord::simulate_cells(t.in, NoiseOptions(), BatchEffects(), 1, 1, stop_at_second),
+                  concord::Interrupted);
+  CHECK(polls == 2);
+}

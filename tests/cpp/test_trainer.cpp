@@ -273,3 +273,76 @@ TEST_CASE("the decoder removes a batch-only gene block when decoding as the othe
   CHECK(own_marker > 3 * other_marker);
   CHECK_THROWS_AS(concord::decode(r.embedding, 400, 100, o.model, r.weights, 2, 1), std::invalid_argument);
 }
+
+TEST_CASE("a non-finite loss stops training with NonFiniteLoss", "[trainer]") {
+  Toy toy(200, 2, 60, 12);
+  auto o = small_options();
+  o.temperature = 1e-300;  // logits of +-inf from the first step
+  CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o), concord::NonFiniteLoss);
+  o = small_options();
+  o.lr = 1e30;  // the first update sends every weight to +-1e30
+  try {
+    concord::train(toy.view, toy.domain, o);
+    FAIL("training with lr = 1e30 returned");
+  } catch (const concord::NonFiniteLoss& e) {
+    CHECK(e.epoch == 1);
+    CHECK(e.step >= 1);
+  }
+}
+
+TEST_CASE("an epoch without a single batch is an error, not a zero loss", "[trainer]") {
+  // kNN batches drawn from 3 neighbours hold at most 3 distinct cells, fewer than the 4
+  // a batch needs, so every batch after the warm-up is dropped.
+  Toy toy(120, 2, 40, 13);
+  auto o = small_options();
+  o.sampler.p_intra_knn = 1.0;
+  o.knn_k = 3;
+  o.warmup_epochs = 1;
+  o.epochs = 3;
+  try {
+    concord::train(toy.view, toy.domain, o);
+    FAIL("training without batches returned");
+  } catch (const concord::EmptyEpoch& e) {
+    CHECK(e.epoch == 2);
+  }
+}
+
+TEST_CASE("masks of 1, which empty every view, are rejected", "[trainer]") {
+  Toy toy(100, 2, 40, 14);
+  auto o = small_options();
+  o.element_mask = 1.0;
+  CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o), std::invalid_argument);
+  o = small_options();
+  o.feature_mask = 1.0;
+  CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o), std::invalid_argument);
+}
+
+TEST_CASE("the final embedding pass polls for interrupts", "[trainer]") {
+  Toy toy(100, 2, 40, 15);
+  auto o = small_options();
+  o.epochs = 0;  // no step: only the embedding pass can see the interrupt
+  concord::TrainCallbacks cb;
+  cb.interrupted = [] { return true; };
+  CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o, cb), concord::Interrupted);
+  const auto r = concord::train(toy.view, toy.domain, o);
+  CHECK_THROWS_AS(concord::encode(toy.view, o.model, r.weights, 1, "cpu", cb.interrupted),
+                  concord::Interrupted);
+}
+
+TEST_CASE("training and encoding leave OpenMP's and OpenBLAS's thread counts as found",
+          "[trainer]") {
+  Toy toy(100, 2, 40, 16);
+  const int omp_before = concord::omp_threads(), blas_before = concord::blas_threads();
+  concord::set_omp_threads(3);
+  if (blas_before > 0) concord::set_blas_threads(2);
+  auto o = small_options();
+  o.threads = 2;
+  const auto r = concord::train(toy.view, toy.domain, o);
+  concord::encode(toy.view, o.model, r.weights, 2);
+  o.temperature = 1e-300;
+  CHECK_THROWS(concord::train(toy.view, toy.domain, o));
+  CHECK(concord::omp_threads() == 3);
+  if (blas_before > 0) CHECK(concord::blas_threads() == 2);
+  concord::set_omp_threads(omp_before);
+  if (blas_before > 0) concord::set_blas_threads(blas_before);
+}
