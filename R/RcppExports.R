@@ -81,6 +81,14 @@
     .Call(`_concordR_concord_resolve_threads`, requested)
 }
 
+.concord_thread_counts <- function() {
+    .Call(`_concordR_concord_thread_counts`)
+}
+
+.concord_set_thread_counts <- function(omp, blas) {
+    invisible(.Call(`_concordR_concord_set_thread_counts`, omp, blas))
+}
+
 .concord_simulate_cells <- function(activity_p, activity_program, activity_weight, program_p, program_gene, program_level, n_genes, noise, dispersion, dropout, non_negative, round_values, batch, seed, threads) {
     .Call(`_concordR_concord_simulate_cells`, activity_p, activity_program, activity_weight, program_p, program_gene, program_level, n_genes, noise, dispersion, dropout, non_negative, round_values, batch, seed, threads)
 }

@@ -273,6 +273,27 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_thread_counts
+Rcpp::IntegerVector concord_thread_counts();
+RcppExport SEXP _concordR_concord_thread_counts() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(concord_thread_counts());
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_set_thread_counts
+void concord_set_thread_counts(int omp, int blas);
+RcppExport SEXP _concordR_concord_set_thread_counts(SEXP ompSEXP, SEXP blasSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type omp(ompSEXP);
+    Rcpp::traits::input_parameter< int >::type blas(blasSEXP);
+    concord_set_thread_counts(omp, blas);
+    return R_NilValue;
+END_RCPP
+}
 // concord_simulate_cells
 Rcpp::List concord_simulate_cells(Rcpp::IntegerVector activity_p, Rcpp::IntegerVector activity_program, Rcpp::NumericVector activity_weight, Rcpp::IntegerVector program_p, Rcpp::IntegerVector program_gene, Rcpp::NumericVector program_level, int n_genes, std::string noise, double dispersion, double dropout, bool non_negative, bool round_values, Rcpp::List batch, double seed, int threads);
 RcppExport SEXP _concordR_concord_simulate_cells(SEXP activity_pSEXP, SEXP activity_programSEXP, SEXP activity_weightSEXP, SEXP program_pSEXP, SEXP program_geneSEXP, SEXP program_levelSEXP, SEXP n_genesSEXP, SEXP noiseSEXP, SEXP dispersionSEXP, SEXP dropoutSEXP, SEXP non_negativeSEXP, SEXP round_valuesSEXP, SEXP batchSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
@@ -320,6 +341,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},
     {"_concordR_concord_resolve_threads", (DL_FUNC) &_concordR_concord_resolve_threads, 1},
+    {"_concordR_concord_thread_counts", (DL_FUNC) &_concordR_concord_thread_counts, 0},
+    {"_concordR_concord_set_thread_counts", (DL_FUNC) &_concordR_concord_set_thread_counts, 2},
     {"_concordR_concord_simulate_cells", (DL_FUNC) &_concordR_concord_simulate_cells, 15},
     {NULL, NULL, 0}
 };

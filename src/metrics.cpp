@@ -3,6 +3,7 @@
 // without the self column.
 #include <Rcpp.h>
 
+#include "glue_engine.h"
 #include "glue_matrix.h"
 
 #include "concord/metrics.h"
@@ -34,95 +35,117 @@ std::vector<int> codes(const Rcpp::IntegerVector& labels, int n) {
 // [[Rcpp::export(.concord_silhouette)]]
 Rcpp::NumericVector concord_silhouette(Rcpp::NumericMatrix x, Rcpp::IntegerVector labels, int n_labels,
                                        int threads) {
-  const std::vector<float> p = rows_of(x);
-  const std::vector<int> l = codes(labels, x.nrow());
-  return Rcpp::wrap(concord::silhouette_samples(p.data(), x.nrow(), x.ncol(), l.data(), n_labels, threads));
+  return glue::engine_call([&] {
+    const std::vector<float> p = rows_of(x);
+    const std::vector<int> l = codes(labels, x.nrow());
+    return Rcpp::wrap(concord::silhouette_samples(p.data(), x.nrow(), x.ncol(), l.data(), n_labels, threads));
+  });
 }
 
 // [[Rcpp::export(.concord_lisi)]]
 Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance,
                                  Rcpp::IntegerVector labels, int n_labels, double perplexity) {
-  const std::vector<int64_t> nb = knn_rows(index);
-  const std::vector<float> d = rows_of(distance);
-  const std::vector<int> l = codes(labels, index.nrow());
-  return Rcpp::wrap(concord::lisi(nb.data(), d.data(), index.nrow(), index.ncol(), l.data(), n_labels, perplexity));
+  return glue::engine_call([&] {
+    const std::vector<int64_t> nb = knn_rows(index);
+    const std::vector<float> d = rows_of(distance);
+    const std::vector<int> l = codes(labels, index.nrow());
+    return Rcpp::wrap(concord::lisi(nb.data(), d.data(), index.nrow(), index.ncol(), l.data(), n_labels, perplexity));
+  });
 }
 
 // [[Rcpp::export(.concord_kbet_statistics)]]
 Rcpp::NumericVector concord_kbet_statistics(Rcpp::IntegerMatrix index, Rcpp::IntegerVector labels,
                                             std::vector<double> freq) {
-  const std::vector<int64_t> nb = knn_rows(index);
-  const std::vector<int> l = codes(labels, index.nrow());
-  return Rcpp::wrap(concord::kbet_statistics(nb.data(), index.nrow(), index.ncol(), l.data(), freq));
+  return glue::engine_call([&] {
+    const std::vector<int64_t> nb = knn_rows(index);
+    const std::vector<int> l = codes(labels, index.nrow());
+    return Rcpp::wrap(concord::kbet_statistics(nb.data(), index.nrow(), index.ncol(), l.data(), freq));
+  });
 }
 
 // [[Rcpp::export(.concord_label_connectivity)]]
 Rcpp::NumericVector concord_label_connectivity(Rcpp::IntegerMatrix index, Rcpp::IntegerVector labels,
                                                int n_labels) {
-  const std::vector<int64_t> nb = knn_rows(index);
-  const std::vector<int> l = codes(labels, index.nrow());
-  return Rcpp::wrap(concord::label_connectivity(nb.data(), index.nrow(), index.ncol(), l.data(), n_labels));
+  return glue::engine_call([&] {
+    const std::vector<int64_t> nb = knn_rows(index);
+    const std::vector<int> l = codes(labels, index.nrow());
+    return Rcpp::wrap(concord::label_connectivity(nb.data(), index.nrow(), index.ncol(), l.data(), n_labels));
+  });
 }
 
 // Majority label among each row's neighbours (`index` into `labels`, 1-based; NA if none).
 // [[Rcpp::export(.concord_majority_label)]]
 Rcpp::IntegerVector concord_majority_label(Rcpp::IntegerMatrix index, Rcpp::IntegerVector labels,
                                            int n_labels) {
-  std::vector<int64_t> nb(static_cast<size_t>(index.nrow()) * index.ncol());
-  for (int r = 0; r < index.nrow(); ++r) {
-    for (int c = 0; c < index.ncol(); ++c) {
-      const int v = index(r, c);
-      if (v != NA_INTEGER && (v < 1 || v > labels.size())) throw std::invalid_argument("kNN index out of range");
-      nb[static_cast<size_t>(r) * index.ncol() + c] = v == NA_INTEGER ? -1 : v - 1;
+  return glue::engine_call([&] {
+    std::vector<int64_t> nb(static_cast<size_t>(index.nrow()) * index.ncol());
+    for (int r = 0; r < index.nrow(); ++r) {
+      for (int c = 0; c < index.ncol(); ++c) {
+        const int v = index(r, c);
+        if (v != NA_INTEGER && (v < 1 || v > labels.size())) throw std::invalid_argument("kNN index out of range");
+        nb[static_cast<size_t>(r) * index.ncol() + c] = v == NA_INTEGER ? -1 : v - 1;
+      }
     }
-  }
-  const std::vector<int> l = codes(labels, labels.size());
-  const std::vector<int> m = concord::majority_label(nb.data(), index.nrow(), index.ncol(), l.data(), n_labels);
-  Rcpp::IntegerVector out(index.nrow());
-  for (int r = 0; r < index.nrow(); ++r) out[r] = m[r] < 0 ? NA_INTEGER : m[r] + 1;
-  return out;
+    const std::vector<int> l = codes(labels, labels.size());
+    const std::vector<int> m = concord::majority_label(nb.data(), index.nrow(), index.ncol(), l.data(), n_labels);
+    Rcpp::IntegerVector out(index.nrow());
+    for (int r = 0; r < index.nrow(); ++r) out[r] = m[r] < 0 ? NA_INTEGER : m[r] + 1;
+    return out;
+  });
 }
 
 // [[Rcpp::export(.concord_fuzzy_weights)]]
 Rcpp::NumericMatrix concord_fuzzy_weights(Rcpp::NumericMatrix distance) {
-  const std::vector<float> d = rows_of(distance);
-  const std::vector<double> w = concord::fuzzy_weights(d.data(), distance.nrow(), distance.ncol());
-  Rcpp::NumericMatrix out(distance.nrow(), distance.ncol());
-  for (int r = 0; r < distance.nrow(); ++r) {
-    for (int c = 0; c < distance.ncol(); ++c) out(r, c) = w[static_cast<size_t>(r) * distance.ncol() + c];
-  }
-  return out;
+  return glue::engine_call([&] {
+    const std::vector<float> d = rows_of(distance);
+    const std::vector<double> w = concord::fuzzy_weights(d.data(), distance.nrow(), distance.ncol());
+    Rcpp::NumericMatrix out(distance.nrow(), distance.ncol());
+    for (int r = 0; r < distance.nrow(); ++r) {
+      for (int c = 0; c < distance.ncol(); ++c) out(r, c) = w[static_cast<size_t>(r) * distance.ncol() + c];
+    }
+    return out;
+  });
 }
 
 // [[Rcpp::export(.concord_trustworthiness)]]
 Rcpp::NumericVector concord_trustworthiness(Rcpp::NumericMatrix reference, Rcpp::NumericMatrix embedding,
                                             std::vector<int> ks, int threads) {
-  if (reference.nrow() != embedding.nrow()) throw std::invalid_argument("reference and embedding differ in rows");
-  const std::vector<float> r = rows_of(reference), e = rows_of(embedding);
-  return Rcpp::wrap(concord::trustworthiness(r.data(), reference.ncol(), e.data(), embedding.ncol(),
-                                             reference.nrow(), ks, threads));
+  return glue::engine_call([&] {
+    if (reference.nrow() != embedding.nrow()) throw std::invalid_argument("reference and embedding differ in rows");
+    const std::vector<float> r = rows_of(reference), e = rows_of(embedding);
+    return Rcpp::wrap(concord::trustworthiness(r.data(), reference.ncol(), e.data(), embedding.ncol(),
+                                               reference.nrow(), ks, threads));
+  });
 }
 
 // [[Rcpp::export(.concord_pairwise_distances)]]
 Rcpp::NumericVector concord_pairwise_distances(Rcpp::NumericMatrix x, int threads) {
-  const std::vector<float> p = rows_of(x);
-  return Rcpp::wrap(concord::pairwise_distances(p.data(), x.nrow(), x.ncol(), threads));
+  return glue::engine_call([&] {
+    const std::vector<float> p = rows_of(x);
+    return Rcpp::wrap(concord::pairwise_distances(p.data(), x.nrow(), x.ncol(), threads));
+  });
 }
 
 // [[Rcpp::export(.concord_kendall)]]
-double concord_kendall(std::vector<double> a, std::vector<double> b) { return concord::kendall_tau(a, b); }
+double concord_kendall(std::vector<double> a, std::vector<double> b) {
+  return glue::engine_call([&] {
+    return concord::kendall_tau(a, b);
+  });
+}
 
 // [[Rcpp::export(.concord_rips_persistence)]]
 Rcpp::DataFrame concord_rips_persistence(Rcpp::NumericMatrix x, int max_dim, double max_scale) {
-  const std::vector<float> p = rows_of(x);
-  const auto pairs = concord::rips_persistence(p.data(), x.nrow(), x.ncol(), max_dim, max_scale);
-  Rcpp::IntegerVector dimension(pairs.size());
-  Rcpp::NumericVector birth(pairs.size()), death(pairs.size());
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    dimension[i] = pairs[i].dimension;
-    birth[i] = pairs[i].birth;
-    death[i] = pairs[i].death;
-  }
-  return Rcpp::DataFrame::create(Rcpp::Named("dimension") = dimension, Rcpp::Named("birth") = birth,
-                                 Rcpp::Named("death") = death);
+  return glue::engine_call([&] {
+    const std::vector<float> p = rows_of(x);
+    const auto pairs = concord::rips_persistence(p.data(), x.nrow(), x.ncol(), max_dim, max_scale);
+    Rcpp::IntegerVector dimension(pairs.size());
+    Rcpp::NumericVector birth(pairs.size()), death(pairs.size());
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      dimension[i] = pairs[i].dimension;
+      birth[i] = pairs[i].birth;
+      death[i] = pairs[i].death;
+    }
+    return Rcpp::DataFrame::create(Rcpp::Named("dimension") = dimension, Rcpp::Named("birth") = birth,
+                                   Rcpp::Named("death") = death);
+  });
 }

@@ -1,17 +1,14 @@
 // R glue for the trainer: dgCMatrix slots in (no copy), embedding and loss out.
 #include <Rcpp.h>
 
+#include <sstream>
+
+#include "glue_engine.h"
 #include "glue_matrix.h"
 
 #include "concord/trainer.h"
 
 namespace {
-
-void check_interrupt(void*) { R_CheckUserInterrupt(); }
-
-// R_CheckUserInterrupt() would longjmp over C++ frames; run it at top level instead
-// and report whether an interrupt is pending.
-bool interrupt_pending() { return R_ToplevelExec(check_interrupt, nullptr) == FALSE; }
 
 concord::Norm parse_norm(const std::string& s) {
   if (s == "layer") return concord::Norm::layer;
@@ -110,6 +107,38 @@ concord::Weights weights_from_r(const Rcpp::List& w) {
   return out;
 }
 
+// The trainer's own failures, in the words of RunConcord()'s arguments.
+std::string diverged(const concord::NonFiniteLoss& e, const concord::TrainOptions& o) {
+  std::ostringstream m;
+  m << "training diverged: ";
+  if (e.epoch > 0) {
+    m << "the loss became non-finite (NaN or Inf) at epoch " << e.epoch << ", step " << e.step;
+  } else {
+    m << "the final embedding holds non-finite values";
+  }
+  m << ", so no embedding is returned. Likely causes: a learning rate too high (lr = " << o.lr
+    << "), a temperature too low (temperature = " << o.temperature
+    << "), or extreme input values. Lower 'lr', raise 'temperature', or check the input "
+       "for outliers.";
+  return m.str();
+}
+
+std::string empty_epoch(const concord::EmptyEpoch& e, const concord::TrainOptions& o) {
+  std::ostringstream m;
+  m << "training stopped: epoch " << e.epoch << " drew no mini-batch of at least "
+    << o.sampler.min_batch_size << " distinct cells, so it would train nothing. ";
+  if (o.sampler.p_intra_knn > 0) {
+    m << "With p.intra.knn = " << o.sampler.p_intra_knn
+      << " the kNN share of each mini-batch comes from neighbourhoods of knn.k cells, which "
+         "hold too few distinct cells of the mini-batch's own batch: lower 'p.intra.knn', raise "
+         "'knn.k', or give each batch (group.by) more cells.";
+  } else {
+    m << "Each batch (group.by) needs at least " << o.sampler.min_batch_size
+      << " cells; merge small batches.";
+  }
+  return m.str();
+}
+
 }  // namespace
 
 // [[Rcpp::export(.concord_train)]]
@@ -117,45 +146,54 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
                          Rcpp::Nullable<Rcpp::Function> on_epoch,
                          Rcpp::Nullable<Rcpp::List> initial_weights = R_NilValue,
                          Rcpp::Nullable<Rcpp::IntegerVector> labels = R_NilValue) {
-  const concord::CsrView view = view_of(x);
-  const std::vector<int> dom(domains.begin(), domains.end());
-  concord::TrainCallbacks callbacks;
-  callbacks.interrupted = interrupt_pending;
-  if (on_epoch.isNotNull()) {
-    Rcpp::Function f(on_epoch);
-    callbacks.epoch_end = [f](int epoch, int epochs, double loss) { f(epoch, epochs, loss); };
-  }
-  concord::Weights initial;
-  if (initial_weights.isNotNull()) initial = weights_from_r(Rcpp::List(initial_weights));
-  concord::TrainResult r;
-  try {
-    r = concord::train(view, dom, options_from(options), callbacks,
-                       initial_weights.isNotNull() ? &initial : nullptr,
-                       labels.isNotNull() ? Rcpp::as<std::vector<int>>(labels) : std::vector<int>());
-  } catch (const concord::Interrupted&) {
-    throw Rcpp::internal::InterruptedException();
-  }
-  const concord::PhaseSeconds& s = r.seconds;
-  const Rcpp::NumericVector phases = Rcpp::NumericVector::create(
-      Rcpp::Named("sample") = s.sample, Rcpp::Named("augment") = s.augment,
-      Rcpp::Named("forward") = s.forward, Rcpp::Named("backward") = s.backward,
-      Rcpp::Named("optimizer") = s.optimizer, Rcpp::Named("embed") = s.embed,
-      Rcpp::Named("knn_index") = s.knn_index);
-  return Rcpp::List::create(Rcpp::Named("embedding") = matrix_of(r.embedding, r.n_cells, r.latent_dim),
-                            Rcpp::Named("weights") = weights_to_r(r.weights),
-                            Rcpp::Named("loss") = Rcpp::wrap(r.epoch_loss),
-                            Rcpp::Named("steps") = static_cast<double>(r.steps),
-                            Rcpp::Named("threads") = r.threads, Rcpp::Named("phases") = phases);
+  return glue::engine_call([&] {
+    const concord::CsrView view = view_of(x);
+    const std::vector<int> dom(domains.begin(), domains.end());
+    concord::TrainCallbacks callbacks;
+    callbacks.interrupted = glue::interrupt_pending;
+    if (on_epoch.isNotNull()) {
+      Rcpp::Function f(on_epoch);
+      callbacks.epoch_end = [f](int epoch, int epochs, double loss) { f(epoch, epochs, loss); };
+    }
+    concord::Weights initial;
+    if (initial_weights.isNotNull()) initial = weights_from_r(Rcpp::List(initial_weights));
+    const concord::TrainOptions o = options_from(options);
+    const std::vector<int> classes =
+        labels.isNotNull() ? Rcpp::as<std::vector<int>>(labels) : std::vector<int>();
+    concord::TrainResult r;
+    try {
+      r = concord::train(view, dom, o, callbacks, initial_weights.isNotNull() ? &initial : nullptr,
+                         classes);
+    } catch (const concord::NonFiniteLoss& e) {
+      glue::stop(diverged(e, o));
+    } catch (const concord::EmptyEpoch& e) {
+      glue::stop(empty_epoch(e, o));
+    }
+    const concord::PhaseSeconds& s = r.seconds;
+    const Rcpp::NumericVector phases = Rcpp::NumericVector::create(
+        Rcpp::Named("sample") = s.sample, Rcpp::Named("augment") = s.augment,
+        Rcpp::Named("forward") = s.forward, Rcpp::Named("backward") = s.backward,
+        Rcpp::Named("optimizer") = s.optimizer, Rcpp::Named("embed") = s.embed,
+        Rcpp::Named("knn_index") = s.knn_index);
+    return Rcpp::List::create(Rcpp::Named("embedding") = matrix_of(r.embedding, r.n_cells, r.latent_dim),
+                              Rcpp::Named("weights") = weights_to_r(r.weights),
+                              Rcpp::Named("loss") = Rcpp::wrap(r.epoch_loss),
+                              Rcpp::Named("steps") = static_cast<double>(r.steps),
+                              Rcpp::Named("threads") = r.threads, Rcpp::Named("phases") = phases);
+  });
 }
 
 // Embeds the cells of x (genes x cells, in the model's gene order) with a trained model.
 // [[Rcpp::export(.concord_encode)]]
 Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int threads,
                                    std::string device) {
-  const concord::ModelOptions model = model_from(options);
-  const concord::CsrView view = view_of(x);
-  return matrix_of(concord::encode(view, model, weights_from_r(weights), threads, device), view.n_rows,
-                   model.latent_dim);
+  return glue::engine_call([&] {
+    const concord::ModelOptions model = model_from(options);
+    const concord::CsrView view = view_of(x);
+    return matrix_of(concord::encode(view, model, weights_from_r(weights), threads, device,
+                                     glue::interrupt_pending),
+                     view.n_rows, model.latent_dim);
+  });
 }
 
 // Expression decoded from a cells x latent embedding as if every cell came from `domain`
@@ -163,10 +201,14 @@ Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List op
 // [[Rcpp::export(.concord_decode)]]
 Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List weights,
                                    Rcpp::List options, int domain, int n_genes, int threads) {
-  const concord::ModelOptions model = model_from(options);
-  if (embedding.ncol() != model.latent_dim) throw std::invalid_argument("embedding has the wrong dimension");
-  return matrix_of(concord::decode(rows_of(embedding), embedding.nrow(), n_genes, model, weights_from_r(weights), domain, threads),
-                   embedding.nrow(), n_genes);
+  return glue::engine_call([&] {
+    const concord::ModelOptions model = model_from(options);
+    if (embedding.ncol() != model.latent_dim)
+      throw std::invalid_argument("the embedding does not have the model's latent dimension");
+    return matrix_of(concord::decode(rows_of(embedding), embedding.nrow(), n_genes, model,
+                                     weights_from_r(weights), domain, threads, glue::interrupt_pending),
+                     embedding.nrow(), n_genes);
+  });
 }
 
 // Genes x latent attribution of a trained model, averaged over `cells` (0-based; empty:
@@ -174,11 +216,14 @@ Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List wei
 // [[Rcpp::export(.concord_attribution)]]
 Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options,
                                         Rcpp::IntegerVector cells, int threads) {
-  const concord::ModelOptions model = model_from(options);
-  const concord::CsrView view = view_of(x);
-  const std::vector<int> chosen(cells.begin(), cells.end());
-  return matrix_of(concord::attribution(view, model, weights_from_r(weights), chosen, threads),
-                   view.n_cols, model.latent_dim);
+  return glue::engine_call([&] {
+    const concord::ModelOptions model = model_from(options);
+    const concord::CsrView view = view_of(x);
+    const std::vector<int> chosen(cells.begin(), cells.end());
+    return matrix_of(concord::attribution(view, model, weights_from_r(weights), chosen, threads,
+                                          glue::interrupt_pending),
+                     view.n_cols, model.latent_dim);
+  });
 }
 
 // The engine's defaults, named as the options list above, for the test that the R
@@ -219,3 +264,18 @@ bool concord_cuda_available() { return concord::cuda_available(); }
 
 // [[Rcpp::export(.concord_resolve_threads)]]
 int concord_resolve_threads(int requested) { return concord::resolve_threads(requested); }
+
+// The session's OpenMP and OpenBLAS thread counts (0: no OpenBLAS), for the test that
+// every exported function leaves them as it found them.
+// [[Rcpp::export(.concord_thread_counts)]]
+Rcpp::IntegerVector concord_thread_counts() {
+  return Rcpp::IntegerVector::create(Rcpp::Named("omp") = concord::omp_threads(),
+                                     Rcpp::Named("blas") = concord::blas_threads());
+}
+
+// Sets both counts, so that the test can start from values other than the defaults.
+// [[Rcpp::export(.concord_set_thread_counts)]]
+void concord_set_thread_counts(int omp, int blas) {
+  concord::set_omp_threads(omp);
+  concord::set_blas_threads(blas);
+}

@@ -4,6 +4,8 @@
 #include <climits>
 #include <string>
 
+#include "glue_engine.h"
+
 #include "concord/simulate.h"
 
 namespace {
@@ -50,50 +52,52 @@ Rcpp::List concord_simulate_cells(Rcpp::IntegerVector activity_p,
                                   std::string noise, double dispersion, double dropout,
                                   bool non_negative, bool round_values, Rcpp::List batch,
                                   double seed, int threads) {
-  concord::SimulationInput in;
-  in.n_cells = static_cast<int>(activity_p.size()) - 1;
-  in.n_genes = n_genes;
-  in.n_programs = static_cast<int>(program_p.size()) - 1;
-  if (in.n_cells < 0 || in.n_programs < 0 ||
-      activity_program.size() != activity_weight.size() ||
-      activity_p[in.n_cells] != activity_program.size() ||
-      program_gene.size() != program_level.size() ||
-      program_p[in.n_programs] != program_gene.size()) {
-    throw std::invalid_argument("inconsistent program or activity arrays");
-  }
-  in.activity_p = activity_p.begin();
-  in.activity_program = activity_program.begin();
-  in.activity_weight = activity_weight.begin();
-  in.program_p = program_p.begin();
-  in.program_gene = program_gene.begin();
-  in.program_level = program_level.begin();
+  return glue::engine_call([&] {
+    concord::SimulationInput in;
+    in.n_cells = static_cast<int>(activity_p.size()) - 1;
+    in.n_genes = n_genes;
+    in.n_programs = static_cast<int>(program_p.size()) - 1;
+    if (in.n_cells < 0 || in.n_programs < 0 ||
+        activity_program.size() != activity_weight.size() ||
+        activity_p[in.n_cells] != activity_program.size() ||
+        program_gene.size() != program_level.size() ||
+        program_p[in.n_programs] != program_gene.size()) {
+      throw std::invalid_argument("inconsistent program or activity arrays");
+    }
+    in.activity_p = activity_p.begin();
+    in.activity_program = activity_program.begin();
+    in.activity_weight = activity_weight.begin();
+    in.program_p = program_p.begin();
+    in.program_gene = program_gene.begin();
+    in.program_level = program_level.begin();
 
-  concord::NoiseOptions o;
-  o.model = noise_model(noise);
-  o.dispersion = dispersion;
-  o.dropout = dropout;
-  o.non_negative = non_negative;
-  o.round_values = round_values;
+    concord::NoiseOptions o;
+    o.model = noise_model(noise);
+    o.dispersion = dispersion;
+    o.dropout = dropout;
+    o.non_negative = non_negative;
+    o.round_values = round_values;
 
-  concord::BatchEffects b;
-  Rcpp::IntegerVector cell_batch;
-  if (batch.size() > 0) {
-    cell_batch = batch["cell"];
-    if (cell_batch.size() != in.n_cells) throw std::invalid_argument("batch$cell has the wrong length");
-    b.cell_batch = cell_batch.begin();
-    b.n_batches = Rcpp::as<int>(batch["n"]);
-    b.variance = optional_vector(batch, "variance");
-    b.shift = optional_vector(batch, "shift");
-    b.specific = optional_vector(batch, "specific");
-    b.scale = optional_vector(batch, "scale");
-    b.depth = optional_vector(batch, "depth");
-    b.dropout = optional_vector(batch, "dropout");
-  }
+    concord::BatchEffects b;
+    Rcpp::IntegerVector cell_batch;
+    if (batch.size() > 0) {
+      cell_batch = batch["cell"];
+      if (cell_batch.size() != in.n_cells) throw std::invalid_argument("batch$cell has the wrong length");
+      b.cell_batch = cell_batch.begin();
+      b.n_batches = Rcpp::as<int>(batch["n"]);
+      b.variance = optional_vector(batch, "variance");
+      b.shift = optional_vector(batch, "shift");
+      b.specific = optional_vector(batch, "specific");
+      b.scale = optional_vector(batch, "scale");
+      b.depth = optional_vector(batch, "depth");
+      b.dropout = optional_vector(batch, "dropout");
+    }
 
-  concord::Simulated sim =
-      concord::simulate_cells(in, o, b, static_cast<uint64_t>(seed), threads);
-  Rcpp::List out = Rcpp::List::create(Rcpp::Named("truth") = slots(sim.truth),
-                                      Rcpp::Named("noisy") = slots(sim.noisy));
-  out["counts"] = sim.counts_are_noisy ? R_NilValue : Rcpp::wrap(slots(sim.counts));
-  return out;
+    concord::Simulated sim =
+        concord::simulate_cells(in, o, b, static_cast<uint64_t>(seed), threads, glue::interrupt_pending);
+    Rcpp::List out = Rcpp::List::create(Rcpp::Named("truth") = slots(sim.truth),
+                                        Rcpp::Named("noisy") = slots(sim.noisy));
+    out["counts"] = sim.counts_are_noisy ? R_NilValue : Rcpp::wrap(slots(sim.counts));
+    return out;
+  });
 }
