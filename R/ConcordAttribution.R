@@ -13,7 +13,8 @@
 #' @param max.cells At most this many of them, sampled with `seed` (the cost is one
 #'   backward pass per latent dimension per 256 cells).
 #' @param seed Seed of that sample.
-#' @param threads CPU threads; `NULL` uses every core.
+#' @param threads CPU threads; `NULL` uses every CPU this process may use (its CPU
+#'   affinity, capped by a cgroup CPU quota).
 #' @param verbose Show messages.
 #' @param reduction Name of the CONCORD reduction in the object.
 #' @param assay,slot Where the object's expression is read, as in [RunConcord()].
@@ -37,7 +38,7 @@ ConcordAttribution.default <- function(object, model, cells = NULL, max.cells = 
   model <- GetConcordModel(model)
   .check_number(max.cells, "max.cells", lower = 1, integer = TRUE)
   .check_number(seed, "seed", lower = 0, integer = TRUE)
-  if (!is.null(threads)) .check_number(threads, "threads", lower = 1, integer = TRUE)
+  threads <- .resolve_threads(threads)
   .check_flag(verbose, "verbose")
   x <- .align_features(.normalized_input(object, verbose), model$features)
   chosen <- .cell_indices(cells, colnames(x))
@@ -45,8 +46,7 @@ ConcordAttribution.default <- function(object, model, cells = NULL, max.cells = 
     chosen <- sort(.with_seed(seed, sample(chosen, max.cells)))
     if (verbose) message("Averaging over ", max.cells, " sampled cells (set 'max.cells').")
   }
-  out <- .concord_attribution(x, model$weights, model$params, chosen - 1L,
-                              .concord_resolve_threads(if (is.null(threads)) 0L else as.integer(threads)))
+  out <- .concord_attribution(x, model$weights, model$params, chosen - 1L, threads)
   dimnames(out) <- list(model$features, paste0("CONCORD_", seq_len(ncol(out))))
   out
 }

@@ -33,9 +33,10 @@
 #'   uses 1; with batches drawn from one dataset all negatives come from that dataset, and
 #'   weighting up the closest ones pushes similar cells apart. On kang_ifnb_muscat and
 #'   kang_ctrl_5donors, 0 kept cell types and mixed batches better (bench/README.md).
-#' @param element.mask Probability that a non-zero value is zeroed in an augmented view.
-#' @param feature.mask Probability that a gene is dropped from a view (the same genes for
-#'   a whole mini-batch).
+#' @param element.mask Probability that a non-zero value is zeroed in an augmented view, in
+#'   \[0, 1).
+#' @param feature.mask Probability, in \[0, 1), that a gene is dropped from a view (the same
+#'   genes for a whole mini-batch).
 #' @param p.intra.knn Share of a mini-batch drawn from the kNN neighbourhood of one core
 #'   cell (0 turns kNN sampling off).
 #' @param p.intra.domain Share of a mini-batch drawn from its own batch (1 gives
@@ -43,7 +44,7 @@
 #' @param knn.k Neighbourhood size for kNN sampling; `NULL` means `min(1000, cells / 10)`.
 #' @param knn.metric Distance of the kNN graph: `"euclidean"` or `"cosine"`.
 #' @param warmup.epochs Epochs trained before the kNN graph is built from the model's own
-#'   embedding (kNN sampling only).
+#'   embedding (kNN sampling only; it must be below `epochs` when `p.intra.knn > 0`).
 #' @param min.steps Minimum number of optimizer steps over all epochs: with fewer
 #'   mini-batches than that, each epoch draws more of them. Not in the reference, whose
 #'   few dozen steps under-train data of a few thousand cells; data above about 17,000
@@ -52,7 +53,8 @@
 #' @param norm Normalization in each encoder block: `"layer"`, `"batch"` or `"none"`.
 #' @param dropout Dropout probability in each encoder block.
 #' @param seed Random seed; the same seed and `threads` give the same embedding.
-#' @param threads CPU threads; `NULL` uses every core.
+#' @param threads CPU threads; `NULL` uses every CPU this process may use (its CPU
+#'   affinity, capped by a cgroup CPU quota).
 #' @param device `"auto"` (CUDA when available, else CPU), `"cpu"` or `"cuda"`.
 #' @param class.by Optional cell labels for a classification head trained jointly with
 #'   the embedding: a metadata column name (Seurat, SCE) or one label per cell; `NA`

@@ -85,7 +85,8 @@
 #'   full overlap, 0 that each state is in one batch only.
 #' @param batch.strength Size of the batch effects (>= 0; 0 leaves the data unchanged).
 #' @param batch.genes Share of genes affected by `"specific.genes"` and `"shift"`.
-#' @param threads CPU threads; `NULL` uses every core. Results do not depend on it.
+#' @param threads CPU threads; `NULL` uses every CPU this process may use (its CPU
+#'   affinity, capped by a cgroup CPU quota). Results do not depend on it.
 #'
 #' @return A `SingleCellExperiment` with assays `truth` (noise-free means), `noisy`
 #'   (after noise, before batch effects), `counts` (final values) and, where the final
@@ -124,7 +125,7 @@ SimulateCells <- function(structure = c("clusters", "trajectory", "loop", "tree"
   args$noise <- noise
   do.call(.check_simulation, args)
   .require("SingleCellExperiment", "to return the simulated cells")
-  threads <- .concord_resolve_threads(if (is.null(threads)) 0L else as.integer(threads))
+  threads <- .resolve_threads(threads)
 
   design <- .with_seed(seed, .simulation_design(args))
   sim <- .concord_simulate_cells(
@@ -132,6 +133,10 @@ SimulateCells <- function(structure = c("clusters", "trajectory", "loop", "tree"
     design$program.gene, design$program.level, as.integer(n.genes), noise, dispersion,
     dropout, non.negative, round.values, design$engine.batch, seed, threads
   )
+  if (any(vapply(sim, function(m) !is.null(m) && any(!is.finite(m$x)), logical(1)))) {
+    .stop("the simulation produced non-finite values (level = ", level, ", dispersion = ",
+          dispersion, ", batch.strength = ", batch.strength, "); lower them.")
+  }
   .simulation_result(sim, design, args, threads)
 }
 

@@ -50,7 +50,7 @@ TransferLabels.default <- function(query, reference, labels, k = 5, min.confiden
   .check_number(k, "k", lower = 1, integer = TRUE)
   .check_probability(min.confidence, "min.confidence")
   .check_string(unassigned, "unassigned")
-  .check_number(threads, "threads", lower = 1, integer = TRUE)
+  .check_number(threads, "threads", lower = 1, upper = .max_threads, integer = TRUE)
   k <- min(as.integer(k), nrow(reference))
 
   nn <- .concord_knn(reference, query, k, "cosine", 5e4, as.integer(threads))

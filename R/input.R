@@ -135,6 +135,12 @@
     .stop("the expression matrix holds ", sum(!is.finite(x@x)), " non-finite value(s) (NA, NaN ",
           "or Inf); remove or replace them first.")
   }
+  if (any(x@x > .float_max)) {
+    .stop("the expression matrix holds ", sum(x@x > .float_max), " value(s) above 3.4e38, the ",
+          "largest single-precision (float32) number, which the engine computes in; the ",
+          "largest is ", format(max(x@x)), ". Check the input (log-normalized data or raw ",
+          "counts are expected).")
+  }
   if (any(x@x < 0)) {
     .stop("the expression matrix holds negative values (e.g. scaled data); give raw counts or ",
           "log-normalized data instead.")
@@ -148,6 +154,8 @@
   attr(x, "input") <- if (counts) .input_counts else .input_lognorm
   x
 }
+
+.float_max <- 3.4028234663852886e38
 
 .input_counts <- "raw counts, log-normalized (log1p(count / cell total * 10000))"
 .input_lognorm <- "log-normalized values, used as given"

@@ -44,7 +44,7 @@
   .check_number(geometry.cells, "geometry.cells", lower = 10, integer = TRUE)
   .check_number(topology.cells, "topology.cells", lower = 3, integer = TRUE)
   .check_number(seed, "seed", integer = TRUE)
-  .check_number(threads, "threads", lower = 1, integer = TRUE)
+  .check_number(threads, "threads", lower = 1, upper = .max_threads, integer = TRUE)
   .check_flag(verbose, "verbose")
   if (!is.numeric(resolutions) || !length(resolutions) || any(!is.finite(resolutions)) ||
       any(resolutions <= 0)) {

@@ -31,6 +31,13 @@
 .min_states <- c(clusters = 1, trajectory = 2, tree = 2, loop = 3, multi.loop = 3,
                  intersecting = 3)
 
+# Largest useful noise spread per model: a negative-binomial dispersion of 1e3 already
+# puts nearly all mass at zero, normal noise of sd 1e6 swamps any level, and a log-normal
+# log-scale sd of 10 scales values by exp(-50) on average.
+.max_dispersion <- c(nb = 1e3, poisson = Inf, normal = 1e6, lognormal = 10)
+# Scaling factors are exp(N(0, (batch.strength / 2)^2)): at 20 they reach about exp(+-40).
+.max_scaling_strength <- 20
+
 .check_simulation <- function(structure, n.cells, n.genes, n.states, noise, n.batches,
                               batch.effect, seed, level, dispersion, dropout, non.negative,
                               round.values, global.genes, shared.genes, n.loops, n.paths,
@@ -38,7 +45,7 @@
                               batch.strength, batch.genes, threads) {
   .check_number(n.cells, "n.cells", lower = 1, upper = .Machine$integer.max, integer = TRUE)
   .check_number(n.genes, "n.genes", lower = 1, upper = .Machine$integer.max, integer = TRUE)
-  .check_number(n.states, "n.states", lower = .min_states[[structure]], integer = TRUE)
+  .check_number(n.states, "n.states", lower = .min_states[[structure]], upper = 1e5, integer = TRUE)
   .check_number(n.batches, "n.batches", lower = 1, integer = TRUE)
   if (n.batches > n.cells) {
     .stop("'n.batches' (", n.batches, ") is larger than 'n.cells' (", n.cells, "); every ",
@@ -46,8 +53,8 @@
   }
   .check_batch_effect(batch.effect)
   .check_number(seed, "seed", lower = 0, upper = 2^31 - 1, integer = TRUE)
-  .check_number(level, "level", lower = 0, lower.open = TRUE)
-  .check_number(dispersion, "dispersion", lower = 0)
+  .check_number(level, "level", lower = 0, upper = 1e6, lower.open = TRUE)
+  .check_number(dispersion, "dispersion", lower = 0, upper = .max_dispersion[[noise]])
   .check_probability(dropout, "dropout")
   .check_flag(non.negative, "non.negative")
   .check_flag(round.values, "round.values")
@@ -57,10 +64,10 @@
     .stop("'global.genes' + 'shared.genes' is ", global.genes + shared.genes, "; it must be ",
           "below 1 to leave genes for the state-specific programs.")
   }
-  .check_number(n.loops, "n.loops", lower = 1, integer = TRUE)
-  .check_number(n.paths, "n.paths", lower = 1, integer = TRUE)
-  .check_number(branching, "branching", lower = 1, integer = TRUE)
-  .check_number(depth, "depth", lower = 0, integer = TRUE)
+  .check_number(n.loops, "n.loops", lower = 1, upper = 1e4, integer = TRUE)
+  .check_number(n.paths, "n.paths", lower = 1, upper = 1e4, integer = TRUE)
+  .check_number(branching, "branching", lower = 1, upper = 1e5, integer = TRUE)
+  .check_number(depth, "depth", lower = 0, upper = 100, integer = TRUE)
   if (structure == "tree" && branching^depth > 1e5) {
     .stop("'branching'^'depth' = ", branching^depth, " leaves is too many; lower 'branching' ",
           "or 'depth'.")
@@ -75,8 +82,12 @@
     }
   }
   .check_probability(batch.overlap, "batch.overlap")
-  .check_number(batch.strength, "batch.strength", lower = 0)
+  .check_number(batch.strength, "batch.strength", lower = 0, upper = 1e6)
+  if ("scaling" %in% batch.effect && batch.strength > .max_scaling_strength) {
+    .stop("'batch.strength' = ", batch.strength, " is too large for batch.effect \"scaling\": ",
+          "genes would be multiplied by factors like exp(", signif(batch.strength, 3), "), beyond ",
+          "double precision. Use batch.strength <= ", .max_scaling_strength, ".")
+  }
   .check_probability(batch.genes, "batch.genes")
-  if (!is.null(threads)) .check_number(threads, "threads", lower = 1, integer = TRUE)
   invisible(TRUE)
 }
