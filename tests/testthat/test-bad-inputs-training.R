@@ -214,3 +214,22 @@ test_that("absurd model sizes fail cleanly without exhausting memory (child proc
   expect_match(res$output, "needs about .* GB")
   expect_false(grepl(cpp_text, res$output))
 })
+
+test_that("a LibTorch error reaches R without its C++ backtrace", {
+  # A decoder with fewer batch embeddings than the data's batches: LibTorch's own
+  # "index out of range" error, raised deep in the engine.
+  d <- small_data()
+  x <- concordR:::.prepare_expression(d$data, NULL, verbose = FALSE)
+  p <- do.call(concordR:::.concord_params, c(
+    formals(concordR:::RunConcord.default)[c("decay.rate", "temperature", "beta", "element.mask",
+                                             "feature.mask", "p.intra.knn", "p.intra.domain", "knn.k",
+                                             "knn.metric", "warmup.epochs", "dropout", "seed", "lr")],
+    list(latent.dim = 8, encoder.dims = 16, epochs = 1, batch.size = 32, min.steps = 0,
+         norm = "layer", threads = 1, device = "cpu", use.decoder = TRUE)))
+  p$n_domains <- 1L
+  err <- tryCatch(concordR:::.concord_train(x, rep(0:1, length.out = ncol(x)), p, NULL),
+                  error = function(e) e)
+  expect_s3_class(err, "error")
+  expect_false(grepl(cpp_text, conditionMessage(err)))
+  expect_null(conditionCall(err))
+})
