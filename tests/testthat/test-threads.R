@@ -49,3 +49,27 @@ test_that("threads = NULL uses the CPUs this process may use", {
   affinity <- tryCatch(length(parallel::mcaffinity()), error = function(e) NA)
   if (!is.na(affinity) && affinity > 0) expect_lte(n, affinity)
 })
+
+test_that("thread counts are kept when Ctrl-C stops training", {
+  skip_on_os("windows")
+  original <- counts()
+  on.exit(concordR:::.concord_set_thread_counts(original[["omp"]], max(1L, original[["blas"]])))
+  d <- small_data()
+  x <- concordR:::.prepare_expression(d$data, NULL, verbose = FALSE)
+  params <- do.call(concordR:::.concord_params, c(
+    formals(concordR:::RunConcord.default)[c("lr", "decay.rate", "temperature", "beta", "element.mask",
+                                             "feature.mask", "p.intra.knn", "p.intra.domain", "knn.k",
+                                             "knn.metric", "warmup.epochs", "dropout", "seed")],
+    list(latent.dim = 8, encoder.dims = 32, epochs = 50, batch.size = 64, min.steps = 0,
+         norm = "layer", threads = 2, device = "cpu")))
+  ctrl_c <- function(epoch, epochs, loss) {
+    tools::pskill(Sys.getpid(), tools::SIGINT)
+    Sys.sleep(0.2)
+  }
+  concordR:::.concord_set_thread_counts(3L, 3L)
+  before <- counts()
+  result <- tryCatch(concordR:::.concord_train(x, as.integer(factor(d$meta$batch)) - 1L, params, ctrl_c),
+                     interrupt = function(e) "interrupted")
+  expect_identical(result, "interrupted")
+  expect_identical(counts(), before)
+})
