@@ -6,6 +6,7 @@
 // to keep "same seed, same result" true across compilers and standard libraries.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -61,5 +62,13 @@ class Rng {
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   uint64_t s_[4];
 };
+
+// A standard normal draw (Box-Muller on two uniforms; the second variate is dropped so
+// that a draw consumes a fixed number of uniforms and no hidden state).
+inline double standard_normal(Rng& rng) {
+  const double u1 = 1.0 - rng.uniform();  // (0, 1], so the log is finite
+  const double u2 = rng.uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
 
 }  // namespace concord
