@@ -10,6 +10,23 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// concord_augment_view
+Rcpp::S4 concord_augment_view(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List steps, Rcpp::IntegerVector cells, double seed, int view, int threads);
+RcppExport SEXP _concordR_concord_augment_view(SEXP xSEXP, SEXP domainsSEXP, SEXP stepsSEXP, SEXP cellsSEXP, SEXP seedSEXP, SEXP viewSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::S4 >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type domains(domainsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type steps(stepsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cells(cellsSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type view(viewSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_augment_view(x, domains, steps, cells, seed, view, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_blas_kernels
 Rcpp::List concord_blas_kernels();
 RcppExport SEXP _concordR_concord_blas_kernels() {
@@ -321,6 +338,7 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_concordR_concord_augment_view", (DL_FUNC) &_concordR_concord_augment_view, 7},
     {"_concordR_concord_blas_kernels", (DL_FUNC) &_concordR_concord_blas_kernels, 0},
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},

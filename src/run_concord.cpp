@@ -69,15 +69,6 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   return t;
 }
 
-// The cells x genes view of a genes x cells dgCMatrix, sharing its memory.
-concord::CsrView view_of(const Rcpp::S4& x) {
-  const Rcpp::IntegerVector dim = x.slot("Dim");
-  const Rcpp::IntegerVector p = x.slot("p");
-  const Rcpp::IntegerVector i = x.slot("i");
-  const Rcpp::NumericVector values = x.slot("x");
-  return concord::CsrView{dim[1], dim[0], p.begin(), i.begin(), values.begin()};
-}
-
 // Weights as a named list of numeric vectors, each with its row-major "shape".
 Rcpp::List weights_to_r(const concord::Weights& w) {
   Rcpp::List out(w.size());
