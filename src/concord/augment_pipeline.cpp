@@ -98,11 +98,12 @@ void mask(const Row& in, const AugmentStep& s, int genes, Rng& rng, Row& out) {
 // Noise goes to genes that are zero as well, so this walks every gene.
 void gaussian(const Row& in, const AugmentStep& s, int genes, Rng& rng, Row& out) {
   Selection noisy(count_of(s.share, genes), genes);
+  StandardNormal normal;
   int i = 0;
   for (int g = 0; g < genes; ++g) {
     float v = 0;
     if (i < in.size() && in.genes[i] == g) v = in.values[i++];
-    if (noisy.next(rng)) v += static_cast<float>(s.strength * standard_normal(rng));
+    if (noisy.next(rng)) v += static_cast<float>(s.strength * normal(rng));
     out.push(g, v);
   }
 }

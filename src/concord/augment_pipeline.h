@@ -6,6 +6,19 @@
 // zeros (it adds noise to a share of all genes), so its views are nearly dense
 // (bench/README.md measures the cost). Each step acts on one cell at a time, as in the
 // reference, where a dataset item is augmented on its own.
+//
+// Where this departs from the reference code (OlgaOvcharenko/scAugmentBench):
+// - mask zeroes `strength` of the genes, as the paper says; the reference's mask keeps
+//   that share and zeroes the rest.
+// - InnerSwap swaps its pairs one after another, so a view is a permutation of the
+//   cell's values; the reference assigns all pairs at once (pairs sharing a gene then
+//   duplicate values) and builds its second view from the first.
+// - CrossOver takes its partner from the cell's domain (any cell when there is one
+//   domain); the reference draws from all cells.
+// - MNN pairs come from PCA (cosine), not Seurat's CCA anchors, without filtering; the
+//   reference interpolates with the cell whose id is the neighbour's position in the
+//   list (for the first MNN view and BBKNN), here the neighbour itself is used.
+// - Each view draws its own "apply" for MNN; the reference draws once for both views.
 #pragma once
 
 #include <string>

@@ -93,9 +93,10 @@ PcaScores pca_scores(const CsrView& x, int dims, uint64_t seed, int threads) {
   for (double& m : mu) m /= x.n_rows;
 
   Rng rng(seed);
+  StandardNormal normal;
   torch::Tensor omega = torch::empty({x.n_cols, l}, torch::kDouble);
   double* w = omega.data_ptr<double>();
-  for (int64_t i = 0; i < omega.numel(); ++i) w[i] = standard_normal(rng);
+  for (int64_t i = 0; i < omega.numel(); ++i) w[i] = normal(rng);
 
   torch::Tensor q = orthonormal(times(x, mu, omega, threads));
   for (int it = 0; it < kPowerIterations; ++it) {

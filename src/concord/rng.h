@@ -63,12 +63,25 @@ class Rng {
   uint64_t s_[4];
 };
 
-// A standard normal draw (Box-Muller on two uniforms; the second variate is dropped so
-// that a draw consumes a fixed number of uniforms and no hidden state).
-inline double standard_normal(Rng& rng) {
-  const double u1 = 1.0 - rng.uniform();  // (0, 1], so the log is finite
-  const double u2 = rng.uniform();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-}
+// Standard normal draws (Box-Muller): each pair of uniforms gives two variates, the
+// second kept for the next call, so a sequence of draws is fixed by the Rng's state.
+class StandardNormal {
+ public:
+  double operator()(Rng& rng) {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    const double radius = std::sqrt(-2.0 * std::log(1.0 - rng.uniform()));  // 1 - u > 0
+    const double angle = 6.283185307179586 * rng.uniform();
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+  }
+
+ private:
+  double spare_ = 0;
+  bool has_spare_ = false;
+};
 
 }  // namespace concord
