@@ -112,20 +112,27 @@ void gaussian(const Row& in, const AugmentStep& s, int genes, Rng& rng, Row& out
 // the view is a permutation of the cell's values (the reference swaps all pairs at once,
 // which duplicates values when pairs share a gene).
 void innerswap(const Row& in, const AugmentStep& s, int genes, Rng& rng, std::vector<float>& dense,
-               std::vector<int>& touched, Row& out) {
+               std::vector<int>& swapped, Row& out) {
   const int swaps = static_cast<int>(std::floor(s.strength * genes / 2));
-  touched.assign(in.genes.begin(), in.genes.end());
   for (int i = 0; i < in.size(); ++i) dense[in.genes[i]] = in.values[i];
+  swapped.clear();
   for (int t = 0; t < swaps; ++t) {
     const int a = static_cast<int>(rng.below(genes));
     const int b = static_cast<int>(rng.below(genes));
     std::swap(dense[a], dense[b]);
-    touched.push_back(a);
-    touched.push_back(b);
+    swapped.push_back(a);
+    swapped.push_back(b);
   }
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  for (int g : touched) {
+  // Values now sit on the stored genes (sorted) and the swapped ones: walk both in order.
+  std::sort(swapped.begin(), swapped.end());
+  int i = 0;
+  size_t j = 0;
+  while (i < in.size() || j < swapped.size()) {
+    const int gi = i < in.size() ? in.genes[i] : INT32_MAX;
+    const int gj = j < swapped.size() ? swapped[j] : INT32_MAX;
+    const int g = std::min(gi, gj);
+    i += gi == g;
+    while (j < swapped.size() && swapped[j] == g) ++j;
     out.push(g, dense[g]);
     dense[g] = 0;
   }
@@ -206,7 +213,7 @@ void AugmentPipeline::view(const CsrView& x, const int* cells, int n, Rng& rng, 
   out.values.clear();
   Row row, next, other, third;
   std::vector<float> dense;
-  std::vector<int> touched;
+  std::vector<int> swapped;
   for (int r = 0; r < n; ++r) {
     const int cell = cells[r];
     load(x, cell, row);
@@ -219,7 +226,7 @@ void AugmentPipeline::view(const CsrView& x, const int* cells, int n, Rng& rng, 
         gaussian(row, s, genes, rng, next);
       } else if (s.kind == "innerswap") {
         if (dense.empty()) dense.assign(genes, 0.0f);
-        innerswap(row, s, genes, rng, dense, touched, next);
+        innerswap(row, s, genes, rng, dense, swapped, next);
       } else if (s.kind == "crossover") {
         const std::vector<int>& mates = members_[domain_[cell]];
         int partner = cell;
