@@ -37,29 +37,33 @@ struct DomainIndex {
   std::unique_ptr<KnnIndex> index;
 };
 
-std::vector<DomainIndex> domain_indices(const PcaScores& pca, const std::vector<std::vector<int>>& members,
-                                        Metric metric, int threads) {
+std::vector<DomainIndex> domain_indices(const PcaScores& pca,
+                                        const std::vector<std::vector<int>>& members, Metric metric,
+                                        int threads, const InterruptFn& interrupted) {
   KnnOptions o;
   o.metric = metric;
   std::vector<DomainIndex> out(members.size());
   for (size_t d = 0; d < members.size(); ++d) {
     out[d].cells = members[d];
     const std::vector<float> rows = rows_of(pca, members[d]);
-    out[d].index = std::make_unique<KnnIndex>(rows.data(), members[d].size(), pca.dims, o, threads);
+    out[d].index = std::make_unique<KnnIndex>(rows.data(), members[d].size(), pca.dims, o, threads,
+                                              interrupted);
   }
   return out;
 }
 
 // The k nearest cells of domain `to` to each cell of `queries` (global ids, nq x k,
 // -1 where the domain has fewer cells), leaving out each query cell itself.
-std::vector<int> nearest(const PcaScores& pca, const std::vector<int>& queries, const DomainIndex& to, int k) {
+std::vector<int> nearest(const PcaScores& pca, const std::vector<int>& queries,
+                         const DomainIndex& to, int k) {
   const int64_t want = std::min<int64_t>(k + 1, to.index->size());
   std::vector<int> out(queries.size() * k, -1);
   if (queries.empty()) return out;
   std::vector<int64_t> idx;
   std::vector<float> dist;
   const std::vector<float> q = rows_of(pca, queries);
-  to.index->search(q.data(), static_cast<int64_t>(queries.size()), static_cast<int>(want), idx, dist);
+  to.index->search(q.data(), static_cast<int64_t>(queries.size()), static_cast<int>(want), idx,
+                   dist);
   for (size_t i = 0; i < queries.size(); ++i) {
     int found = 0;
     for (int64_t j = 0; j < want && found < k; ++j) {
@@ -83,7 +87,8 @@ void append(AugmentPipeline::Graph& g, const std::vector<std::vector<int>>& list
 
 }  // namespace
 
-void AugmentPipeline::prepare(const CsrView& x, const std::vector<int>& domains, int threads) {
+void AugmentPipeline::prepare(const CsrView& x, const std::vector<int>& domains, int threads,
+                              const InterruptFn& interrupted) {
   if (!domains.empty() && domains.size() != static_cast<size_t>(x.n_rows)) {
     throw std::invalid_argument("domains must have one entry per cell");
   }
@@ -101,8 +106,9 @@ void AugmentPipeline::prepare(const CsrView& x, const std::vector<int>& domains,
     position_[c] = static_cast<int>(members_[domain_[c]].size());
     members_[domain_[c]].push_back(c);
   }
-  members_.erase(std::remove_if(members_.begin(), members_.end(), [](const auto& m) { return m.empty(); }),
-                 members_.end());
+  members_.erase(
+      std::remove_if(members_.begin(), members_.end(), [](const auto& m) { return m.empty(); }),
+      members_.end());
   // Ids may skip values; renumber the domains by the order of their lists.
   for (size_t d = 0; d < members_.size(); ++d) {
     for (int c : members_[d]) domain_[c] = static_cast<int>(d);
@@ -116,8 +122,9 @@ void AugmentPipeline::prepare(const CsrView& x, const std::vector<int>& domains,
   if (members_.size() < 2) {
     throw std::invalid_argument("the mnn and bbknn augmentations need at least two batches");
   }
-  const PcaScores pca = pca_scores(x, kPcaDims, kPcaSeed, threads);
-  const std::vector<DomainIndex> euclid = domain_indices(pca, members_, Metric::euclidean, threads);
+  const PcaScores pca = pca_scores(x, kPcaDims, kPcaSeed, threads, interrupted);
+  const std::vector<DomainIndex> euclid =
+      domain_indices(pca, members_, Metric::euclidean, threads, interrupted);
   const size_t nd = members_.size();
   for (const AugmentStep& s : steps_) {
     if (s.kind == "mnn") {
@@ -130,9 +137,11 @@ void AugmentPipeline::prepare(const CsrView& x, const std::vector<int>& domains,
           }
         }
       }
-      const std::vector<DomainIndex> cosine = domain_indices(pca, members_, Metric::cosine, threads);
+      const std::vector<DomainIndex> cosine =
+          domain_indices(pca, members_, Metric::cosine, threads, interrupted);
       for (size_t a = 0; a < nd; ++a) {
         for (size_t b = a + 1; b < nd; ++b) {
+          poll(interrupted);
           const std::vector<int> ab = nearest(pca, members_[a], cosine[b], kAnchors);
           const std::vector<int> ba = nearest(pca, members_[b], cosine[a], kAnchors);
           for (size_t i = 0; i < members_[a].size(); ++i) {
@@ -153,12 +162,14 @@ void AugmentPipeline::prepare(const CsrView& x, const std::vector<int>& domains,
     } else if (s.kind == "bbknn") {
       std::vector<std::vector<int>> lists(x.n_rows);
       for (size_t d = 0; d < nd; ++d) {
+        poll(interrupted);
         std::vector<int> all(x.n_rows);
         for (int c = 0; c < x.n_rows; ++c) all[c] = c;
         const std::vector<int> nn = nearest(pca, all, euclid[d], s.k);
         for (int c = 0; c < x.n_rows; ++c) {
           for (int j = 0; j < s.k; ++j) {
-            if (nn[static_cast<size_t>(c) * s.k + j] >= 0) lists[c].push_back(nn[static_cast<size_t>(c) * s.k + j]);
+            if (nn[static_cast<size_t>(c) * s.k + j] >= 0)
+              lists[c].push_back(nn[static_cast<size_t>(c) * s.k + j]);
           }
         }
       }

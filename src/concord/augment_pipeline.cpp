@@ -38,7 +38,8 @@ struct Row {
 
 void load(const CsrView& x, int cell, Row& row) {
   row.clear();
-  for (int k = x.indptr[cell]; k < x.indptr[cell + 1]; ++k) row.push(x.indices[k], static_cast<float>(x.values[k]));
+  for (int k = x.indptr[cell]; k < x.indptr[cell + 1]; ++k)
+    row.push(x.indices[k], static_cast<float>(x.values[k]));
 }
 
 // Draws an exactly `pick`-sized uniform subset of `population` items, one item at a time
@@ -138,7 +139,8 @@ void innerswap(const Row& in, const AugmentStep& s, int genes, Rng& rng, std::ve
   }
 }
 
-void crossover(const Row& in, const Row& partner, const AugmentStep& s, int genes, Rng& rng, Row& out) {
+void crossover(const Row& in, const Row& partner, const AugmentStep& s, int genes, Rng& rng,
+               Row& out) {
   Selection taken(count_of(s.strength, genes), genes);
   merge(in, partner, [&](int g, float a, float b) { out.push(g, taken.next(rng) ? b : a); });
 }
@@ -146,7 +148,9 @@ void crossover(const Row& in, const Row& partner, const AugmentStep& s, int gene
 // lambda * a + (1 - lambda) * b with lambda ~ U(alpha, 1], as CLAIRE's interpolation.
 void interpolate(const Row& a, const Row& b, double alpha, Rng& rng, Row& out) {
   const double lambda = 1.0 - (1.0 - alpha) * rng.uniform();
-  merge(a, b, [&](int g, float u, float v) { out.push(g, static_cast<float>(lambda * u + (1 - lambda) * v)); });
+  merge(a, b, [&](int g, float u, float v) {
+    out.push(g, static_cast<float>(lambda * u + (1 - lambda) * v));
+  });
 }
 
 // Each gene keeps the cell's value with probability alpha, else takes the neighbour's
@@ -174,7 +178,8 @@ AugmentPipeline::AugmentPipeline(std::vector<AugmentStep> steps) : steps_(std::m
     if (s.kind == "mask" || s.kind == "innerswap" || s.kind == "crossover") {
       require(unit(s.strength), at + "strength must be in [0, 1]");
     } else if (s.kind == "gaussian") {
-      require(std::isfinite(s.strength) && s.strength >= 0, at + "sigma must be finite and non-negative");
+      require(std::isfinite(s.strength) && s.strength >= 0,
+              at + "sigma must be finite and non-negative");
       require(unit(s.share), at + "share must be in [0, 1]");
     } else if (neighbourhood(s.kind)) {
       require(unit(s.strength), at + "alpha must be in [0, 1]");
@@ -190,19 +195,22 @@ AugmentPipeline::AugmentPipeline(std::vector<AugmentStep> steps) : steps_(std::m
 }
 
 bool AugmentPipeline::needs_neighbours() const {
-  return std::any_of(steps_.begin(), steps_.end(), [](const AugmentStep& s) { return neighbourhood(s.kind); });
+  return std::any_of(steps_.begin(), steps_.end(),
+                     [](const AugmentStep& s) { return neighbourhood(s.kind); });
 }
 
 bool AugmentPipeline::needs_prepare() const {
-  return std::any_of(steps_.begin(), steps_.end(),
-                     [](const AugmentStep& s) { return s.kind == "crossover" || neighbourhood(s.kind); });
+  return std::any_of(steps_.begin(), steps_.end(), [](const AugmentStep& s) {
+    return s.kind == "crossover" || neighbourhood(s.kind);
+  });
 }
 
 void AugmentPipeline::view(const CsrView& x, const int* cells, int n, Rng& rng, SparseBatch& out,
                            int view_index) const {
   if (steps_.empty()) return gather_rows(x, cells, n, out);
   if (needs_prepare() && (!prepared_ || x.n_rows != n_rows_ || x.n_cols != n_cols_)) {
-    throw std::logic_error("AugmentPipeline::prepare() must be called with this matrix before view()");
+    throw std::logic_error(
+        "AugmentPipeline::prepare() must be called with this matrix before view()");
   }
   if (view_index != 0 && view_index != 1) throw std::invalid_argument("view_index must be 0 or 1");
   const int genes = x.n_cols;

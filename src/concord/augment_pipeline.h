@@ -26,6 +26,7 @@
 
 #include "augment.h"
 #include "csr.h"
+#include "interrupt.h"
 #include "rng.h"
 
 namespace concord {
@@ -69,7 +70,9 @@ class AugmentPipeline {
   // components of `x`; those two need at least two domains. `domains` holds one
   // non-negative id per row of `x`, or is empty for one domain. Must be called before
   // view() when the pipeline has "crossover", "mnn" or "bbknn", with the same `x`.
-  void prepare(const CsrView& x, const std::vector<int>& domains, int threads);
+  // `interrupted` is polled between the parts of the graph building.
+  void prepare(const CsrView& x, const std::vector<int>& domains, int threads,
+               const InterruptFn& interrupted = {});
 
   // One augmented view of rows cells[0..n) of x into out (CSR, float), each step applied
   // in order with its probability per cell. `view_index` (0 or 1) tells the two views
@@ -99,8 +102,8 @@ class AugmentPipeline {
   bool prepared_ = false;
   int n_rows_ = 0;
   int n_cols_ = 0;
-  std::vector<int> domain_;               // per cell
-  std::vector<int> position_;             // of each cell in its domain's list
+  std::vector<int> domain_;                // per cell
+  std::vector<int> position_;              // of each cell in its domain's list
   std::vector<std::vector<int>> members_;  // cells of each domain
   Graph within_;
   Graph mnn_;

@@ -18,11 +18,13 @@ constexpr int kOversample = 10;
 constexpr int kPowerIterations = 4;
 
 // (X - 1 mu^T) m for an n x l `m`; rows are independent, so threads do not change it.
-torch::Tensor times(const CsrView& x, const std::vector<double>& mu, const torch::Tensor& m, int threads) {
+torch::Tensor times(const CsrView& x, const std::vector<double>& mu, const torch::Tensor& m,
+                    int threads) {
   const int64_t l = m.size(1);
-  const torch::Tensor shift = torch::from_blob(const_cast<double*>(mu.data()), {1, x.n_cols}, torch::kDouble)
-                                  .mm(m)
-                                  .contiguous();
+  const torch::Tensor shift =
+      torch::from_blob(const_cast<double*>(mu.data()), {1, x.n_cols}, torch::kDouble)
+          .mm(m)
+          .contiguous();
   torch::Tensor out = torch::empty({x.n_rows, l}, torch::kDouble);
   const double* mp = m.data_ptr<double>();
   const double* sp = shift.data_ptr<double>();
@@ -42,7 +44,8 @@ torch::Tensor times(const CsrView& x, const std::vector<double>& mu, const torch
 
 // (X - 1 mu^T)^T q for an n x l `q`: a sum over cells, kept sequential so that its
 // rounding does not depend on the thread count.
-torch::Tensor times_transposed(const CsrView& x, const std::vector<double>& mu, const torch::Tensor& q) {
+torch::Tensor times_transposed(const CsrView& x, const std::vector<double>& mu,
+                               const torch::Tensor& q) {
   const int64_t l = q.size(1);
   torch::Tensor out = torch::zeros({x.n_cols, l}, torch::kDouble);
   const torch::Tensor colsum = q.sum(0).contiguous();
@@ -64,12 +67,16 @@ torch::Tensor times_transposed(const CsrView& x, const std::vector<double>& mu, 
   return out;
 }
 
-torch::Tensor orthonormal(const torch::Tensor& a) { return std::get<0>(torch::linalg_qr(a)).contiguous(); }
+torch::Tensor orthonormal(const torch::Tensor& a) {
+  return std::get<0>(torch::linalg_qr(a)).contiguous();
+}
 
 // Scopes LibTorch's intra-op thread count to one call.
 class TorchThreads {
  public:
-  explicit TorchThreads(int threads) : previous_(torch::get_num_threads()) { torch::set_num_threads(threads); }
+  explicit TorchThreads(int threads) : previous_(torch::get_num_threads()) {
+    torch::set_num_threads(threads);
+  }
   ~TorchThreads() { torch::set_num_threads(previous_); }
 
  private:
@@ -78,7 +85,8 @@ class TorchThreads {
 
 }  // namespace
 
-PcaScores pca_scores(const CsrView& x, int dims, uint64_t seed, int threads) {
+PcaScores pca_scores(const CsrView& x, int dims, uint64_t seed, int threads,
+                     const InterruptFn& interrupted) {
   if (dims < 1) throw std::invalid_argument("PCA needs at least one component");
   const int rank = std::min(x.n_rows, x.n_cols);
   if (rank < 1) throw std::invalid_argument("PCA needs at least one cell and one gene");
@@ -100,6 +108,7 @@ PcaScores pca_scores(const CsrView& x, int dims, uint64_t seed, int threads) {
 
   torch::Tensor q = orthonormal(times(x, mu, omega, threads));
   for (int it = 0; it < kPowerIterations; ++it) {
+    poll(interrupted);
     const torch::Tensor z = orthonormal(times_transposed(x, mu, q));
     q = orthonormal(times(x, mu, z, threads));
   }
@@ -108,7 +117,8 @@ PcaScores pca_scores(const CsrView& x, int dims, uint64_t seed, int threads) {
   const auto eig = torch::linalg_eigh(bt.t().mm(bt));
   const torch::Tensor values = std::get<0>(eig).flip(0).slice(0, 0, dims).clamp_min(0);
   const torch::Tensor vectors = std::get<1>(eig).flip(1).slice(1, 0, dims);
-  const torch::Tensor scores = (q.mm(vectors) * values.sqrt().unsqueeze(0)).to(torch::kFloat).contiguous();
+  const torch::Tensor scores =
+      (q.mm(vectors) * values.sqrt().unsqueeze(0)).to(torch::kFloat).contiguous();
   const float* s = scores.data_ptr<float>();
   return PcaScores{dims, std::vector<float>(s, s + scores.numel())};
 }

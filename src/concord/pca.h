@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "csr.h"
+#include "interrupt.h"
 
 namespace concord {
 
@@ -19,7 +20,8 @@ struct PcaScores {
 };
 
 // Scores of the leading `dims` principal components of the rows of `x`. Deterministic
-// given `seed` and `threads`.
-PcaScores pca_scores(const CsrView& x, int dims, uint64_t seed, int threads);
+// given `seed` and `threads`; `interrupted` is polled between iterations.
+PcaScores pca_scores(const CsrView& x, int dims, uint64_t seed, int threads,
+                     const InterruptFn& interrupted = {});
 
 }  // namespace concord

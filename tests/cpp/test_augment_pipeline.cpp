@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -33,8 +32,8 @@ struct Csr {
       }
       indptr.push_back(static_cast<int>(indices.size()));
     }
-    view = CsrView{static_cast<int>(rows.size()), static_cast<int>(rows[0].size()), indptr.data(), indices.data(),
-                   values.data()};
+    view = CsrView{static_cast<int>(rows.size()), static_cast<int>(rows[0].size()), indptr.data(),
+                   indices.data(), values.data()};
   }
 };
 
@@ -85,7 +84,8 @@ Dense two_batches(int per_group, std::vector<int>& batch, std::vector<int>& type
   return rows;
 }
 
-SparseBatch one_view(const AugmentPipeline& pipe, const CsrView& x, uint64_t seed, int view_index = 0) {
+SparseBatch one_view(const AugmentPipeline& pipe, const CsrView& x, uint64_t seed,
+                     int view_index = 0) {
   Rng rng(seed);
   SparseBatch out;
   const std::vector<int> cells = all_cells(x.n_rows);
@@ -169,7 +169,8 @@ TEST_CASE("InnerSwap permutes each cell's values", "[augment_pipeline]") {
   CHECK(moved <= 30 * 20);
 }
 
-TEST_CASE("CrossOver takes a share of genes from another cell of the same domain", "[augment_pipeline]") {
+TEST_CASE("CrossOver takes a share of genes from another cell of the same domain",
+          "[augment_pipeline]") {
   const int n = 40, genes = 100;
   Csr x(distinct(n, genes));
   std::vector<int> domains(n);
@@ -279,7 +280,8 @@ TEST_CASE("MNN and BBKNN graphs and views", "[augment_pipeline]") {
         }
         const double lambda = dot / norm;
         double residual = 0;
-        for (size_t g = 0; g < me.size(); ++g) residual += std::pow(out[g] - nb[g] - lambda * (me[g] - nb[g]), 2);
+        for (size_t g = 0; g < me.size(); ++g)
+          residual += std::pow(out[g] - nb[g] - lambda * (me[g] - nb[g]), 2);
         if (std::sqrt(residual) < 1e-4 && lambda >= 0.5 - 1e-6 && lambda <= 1 + 1e-6) {
           on_segment = true;
           CHECK(distance(out, nb) <= distance(me, nb) + 1e-5);
@@ -358,7 +360,8 @@ TEST_CASE("invalid augmentations are refused", "[augment_pipeline]") {
   CHECK_THROWS_AS(AugmentPipeline({S{"gaussian", 0.5, -1, 0.8}}), std::invalid_argument);
   CHECK_THROWS_AS(AugmentPipeline({S{"gaussian", 0.5, 0.2, 1.8}}), std::invalid_argument);
   CHECK_THROWS_AS(AugmentPipeline({S{"mnn", 0.5, 0.5, 1, 0}}), std::invalid_argument);
-  CHECK_THROWS_AS(AugmentPipeline({S{"mask", 0.5, 0.2}, S{"mnn", 0.5, 0.5, 1, 5}}), std::invalid_argument);
+  CHECK_THROWS_AS(AugmentPipeline({S{"mask", 0.5, 0.2}, S{"mnn", 0.5, 0.5, 1, 5}}),
+                  std::invalid_argument);
   CHECK_THROWS_AS(AugmentPipeline({S{"bbknn", 0.5, 0.5, 1, 5}, S{"bbknn", 0.5, 0.5, 1, 5}}),
                   std::invalid_argument);
   CHECK_NOTHROW(AugmentPipeline({S{"mnn", 0.5, 0.5, 1, 5}, S{"mask", 0.5, 0.2}}));
@@ -378,7 +381,8 @@ TEST_CASE("PCA scores are a rotation of the centred rows at full rank", "[augmen
   Dense rows(30, std::vector<double>(8, 0.0));
   Rng rng(13);
   for (auto& row : rows) {
-    for (int g = 0; g < 8; ++g) row[g] = rng.uniform() < 0.6 ? 0.0 : 1 + 4 * rng.uniform() * (g + 1);
+    for (int g = 0; g < 8; ++g)
+      row[g] = rng.uniform() < 0.6 ? 0.0 : 1 + 4 * rng.uniform() * (g + 1);
   }
   Csr x(rows);
   const concord::PcaScores pca = concord::pca_scores(x.view, 50, 3, 2);
