@@ -10,7 +10,8 @@
 #        mnn       = list(p = 0.5, alpha = 0.5, k = 5),
 #        bbknn     = list(p = 0.5, alpha = 0.5, k = 5))
 # A character vector of names (c("mask", "bbknn")) takes every setting's default;
-# NULL or an empty list means no augmentation. `p` is the probability that a cell gets
+# "clear" is the CLEAR pipeline (the default); NULL or an empty list means no
+# augmentation. `p` is the probability that a cell gets
 # the augmentation in a view; `strength` the share of genes masked, swapped or crossed
 # over; `sigma` and `share` the noise's standard deviation and the share of genes it
 # reaches; `alpha` the least weight a cell keeps of itself when interpolated (mnn) or
@@ -36,13 +37,14 @@
 # strength, share, k), in order. `has.groups`: whether the call has batches.
 .ssl_augment <- function(augment, has.groups) {
   if (is.null(augment) || (is.list(augment) && length(augment) == 0L)) return(list())
+  if (identical(augment, "clear")) augment <- .ssl_augment_default()
   known <- names(.ssl_augment_settings)
   if (is.character(augment) && !anyNA(augment)) {
     augment <- stats::setNames(rep(list(list()), length(augment)), augment)
   }
   if (!is.list(augment) || is.null(names(augment)) || any(!nzchar(names(augment)))) {
-    .stop("'augment' must be a named list of augmentations (or a character vector of their names), ",
-          "e.g. list(mask = list(p = 0.5, strength = 0.2)); known augmentations: ",
+    .stop("'augment' must be \"clear\", a named list of augmentations or a character vector ",
+          "of their names, e.g. list(mask = list(p = 0.5, strength = 0.2)); known augmentations: ",
           paste(known, collapse = ", "), ".")
   }
   kinds <- names(augment)

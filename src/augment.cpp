@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "augment_glue.h"
+#include "glue_engine.h"
 #include "glue_matrix.h"
 
 // View `view` (0 or 1) of the 1-based `cells` of the genes x cells dgCMatrix `x`, as a
@@ -13,30 +14,33 @@
 // [[Rcpp::export(.concord_augment_view)]]
 Rcpp::S4 concord_augment_view(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List steps,
                               Rcpp::IntegerVector cells, double seed, int view, int threads) {
-  const concord::CsrView csr = view_of(x);
-  concord::validate(csr);
-  std::vector<int> chosen(cells.begin(), cells.end());
-  for (int& c : chosen) {
-    if (c < 1 || c > csr.n_rows) throw std::invalid_argument("cells must be column numbers of x");
-    --c;
-  }
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  concord::AugmentPipeline pipeline = augment_pipeline_from(steps);
-  pipeline.prepare(csr, std::vector<int>(domains.begin(), domains.end()), threads);
-  const auto prepared = clock::now();
-  concord::Rng rng(static_cast<uint64_t>(seed));
-  concord::SparseBatch out;
-  pipeline.view(csr, chosen.data(), static_cast<int>(chosen.size()), rng, out, view);
-  const auto viewed = clock::now();
+  return glue::engine_call([&] {
+    const concord::CsrView csr = view_of(x);
+    concord::validate(csr);
+    std::vector<int> chosen(cells.begin(), cells.end());
+    for (int& c : chosen) {
+      if (c < 1 || c > csr.n_rows) throw std::invalid_argument("cells must be column numbers of x");
+      --c;
+    }
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    concord::AugmentPipeline pipeline = augment_pipeline_from(steps);
+    pipeline.prepare(csr, std::vector<int>(domains.begin(), domains.end()), threads,
+                     glue::interrupt_pending);
+    const auto prepared = clock::now();
+    concord::Rng rng(static_cast<uint64_t>(seed));
+    concord::SparseBatch out;
+    pipeline.view(csr, chosen.data(), static_cast<int>(chosen.size()), rng, out, view);
+    const auto viewed = clock::now();
 
-  Rcpp::S4 m("dgCMatrix");
-  m.slot("Dim") = Rcpp::IntegerVector::create(out.n_cols, out.n_rows);
-  m.slot("p") = Rcpp::IntegerVector(out.indptr.begin(), out.indptr.end());
-  m.slot("i") = Rcpp::IntegerVector(out.indices.begin(), out.indices.end());
-  m.slot("x") = Rcpp::NumericVector(out.values.begin(), out.values.end());
-  m.attr("seconds") = Rcpp::NumericVector::create(
-      Rcpp::Named("prepare") = std::chrono::duration<double>(prepared - start).count(),
-      Rcpp::Named("view") = std::chrono::duration<double>(viewed - prepared).count());
-  return m;
+    Rcpp::S4 m("dgCMatrix");
+    m.slot("Dim") = Rcpp::IntegerVector::create(out.n_cols, out.n_rows);
+    m.slot("p") = Rcpp::IntegerVector(out.indptr.begin(), out.indptr.end());
+    m.slot("i") = Rcpp::IntegerVector(out.indices.begin(), out.indices.end());
+    m.slot("x") = Rcpp::NumericVector(out.values.begin(), out.values.end());
+    m.attr("seconds") = Rcpp::NumericVector::create(
+        Rcpp::Named("prepare") = std::chrono::duration<double>(prepared - start).count(),
+        Rcpp::Named("view") = std::chrono::duration<double>(viewed - prepared).count());
+    return m;
+  });
 }

@@ -6,6 +6,7 @@ test_that("the default is the CLEAR pipeline of the SSL benchmark", {
   expect_equal(vapply(steps, `[[`, 0, "p"), rep(0.5, 4))
   expect_equal(vapply(steps, `[[`, 0, "strength"), c(0.2, 0.2, 0.1, 0.25))
   expect_equal(steps[[2]]$share, 0.8)
+  expect_equal(concordR:::.ssl_augment("clear", has.groups = FALSE), steps)
 })
 
 test_that("settings left out take the benchmark's values; names alone are accepted", {
@@ -22,8 +23,8 @@ test_that("bad augment settings give clear errors", {
   a <- concordR:::.ssl_augment
   expect_error(a(list(blur = list()), FALSE), 'unknown augmentation\\(s\\) in \'augment\': "blur"; known: mask')
   expect_error(a(c("mask", "swap"), FALSE), '"swap"')
-  expect_error(a(list(list(p = 0.5)), FALSE), "'augment' must be a named list")
-  expect_error(a(42, FALSE), "'augment' must be a named list")
+  expect_error(a(list(list(p = 0.5)), FALSE), "'augment' must be \"clear\", a named list")
+  expect_error(a(42, FALSE), "'augment' must be \"clear\", a named list")
   expect_error(a(list(mask = list(p = 1.5)), FALSE), "'augment\\$mask\\$p' is a probability and must lie in \\[0, 1\\]")
   expect_error(a(list(mask = list(p = -0.1)), FALSE), "augment\\$mask\\$p")
   expect_error(a(list(mask = list(strength = 2)), FALSE), "'augment\\$mask\\$strength' must be a number >= 0 and <= 1")
@@ -60,6 +61,10 @@ test_that("the engine's views: p = 0 changes nothing, views follow the seed", {
   # Masking at p = 1 zeroes 20% of all genes, so a cell keeps about 80% of its values.
   masked <- view(list(mask = list(p = 1)))
   expect_lt(abs(sum(masked != 0) / sum(d$data != 0) - 0.8), 0.02)
+  # The engine's own check reaches R as a plain error.
+  expect_error(concordR:::.concord_augment_view(d$data, integer(0), concordR:::.ssl_augment("mnn", TRUE),
+                                                cells, 1, 0L, 1L),
+               "^the mnn and bbknn augmentations need at least two batches$")
 })
 
 test_that("BBKNN views on real data take each gene from the cell or one other cell", {
