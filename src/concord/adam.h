@@ -10,7 +10,9 @@ namespace concord {
 
 class FusedAdam {
  public:
-  explicit FusedAdam(const std::vector<torch::Tensor>& params);
+  // weight_decay adds that multiple of each parameter to its gradient (an L2 penalty,
+  // as PyTorch's Adam(weight_decay)).
+  explicit FusedAdam(const std::vector<torch::Tensor>& params, double weight_decay = 0);
 
   // One update. A parameter whose gradient is undefined took no part in this step (the
   // classifier on a batch without labelled cells): as in PyTorch, it is left alone and
@@ -20,6 +22,7 @@ class FusedAdam {
  private:
   std::vector<torch::Tensor> params_, m_, v_;
   std::vector<int64_t> steps_;
+  double weight_decay_;
 };
 
 }  // namespace concord

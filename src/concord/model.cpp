@@ -9,7 +9,8 @@ namespace concord {
 
 namespace {
 
-void add_block_tail(torch::nn::Sequential& body, int width, const ModelOptions& o) {
+void add_block_tail(torch::nn::Sequential& body, int width, const ModelOptions& o,
+                    bool activation = true) {
   switch (o.norm) {
     case Norm::layer:
       body->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
@@ -20,7 +21,9 @@ void add_block_tail(torch::nn::Sequential& body, int width, const ModelOptions& 
     case Norm::none:
       break;
   }
-  body->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(o.leaky_slope)));
+  if (activation) {
+    body->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(o.leaky_slope)));
+  }
   if (o.dropout > 0) body->push_back(torch::nn::Dropout(o.dropout));
 }
 
@@ -40,13 +43,14 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.lat
       "weight_in", torch::randn({n_genes, widths[0]}) * std::sqrt(2.0 / n_genes));
   bias_in_ = register_parameter("bias_in", torch::zeros({widths[0]}));
   body_ = register_module("body", torch::nn::Sequential());
-  add_block_tail(body_, widths[0], o);
+  const size_t last = widths.size() - 1;
+  add_block_tail(body_, widths[0], o, last > 0 || o.latent_activation);
   for (size_t l = 1; l < widths.size(); ++l) {
     torch::nn::Linear linear(widths[l - 1], widths[l]);
     torch::nn::init::kaiming_normal_(linear->weight, 0.0, torch::kFanIn, torch::kLeakyReLU);
     torch::nn::init::zeros_(linear->bias);
     body_->push_back(linear);
-    add_block_tail(body_, widths[l], o);
+    add_block_tail(body_, widths[l], o, l < last || o.latent_activation);
   }
   if (o.n_classes > 0) classifier_ = register_module("classifier", torch::nn::Linear(o.latent_dim, o.n_classes));
   if (o.decoder) {

@@ -42,6 +42,9 @@ struct ModelOptions {
   Norm norm = Norm::layer;
   double dropout = 0.0;
   double leaky_slope = 0.1;
+  // Whether the latent block ends in the activation, as CONCORD's does. The SSL
+  // benchmark's encoder ends in its normalization: Linear -> BatchNorm.
+  bool latent_activation = true;
   // Classes of the optional classification head on the embedding (0: no head).
   int n_classes = 0;
   // Optional decoder: reconstructs a cell's expression from its embedding and a learned
@@ -52,7 +55,38 @@ struct ModelOptions {
   int domain_dim = 8;
 };
 
+enum class SamplerKind { concord, uniform };
+
+// The self-supervised methods of the SSL benchmark (Richter et al. 2025; reference code
+// scAugmentBench over LightlySSL). Defaults are the benchmark's configuration.
+struct SslOptions {
+  // Projection size relative to the representation: divided by it for the contrastive
+  // methods (SimCLR, MoCo, SimSiam, NNCLR), multiplied for the others; 0 takes each
+  // method's benchmark value (1 for SimCLR, MoCo, NNCLR; 2 for SimSiam; 4 for BYOL,
+  // VICReg, Barlow Twins).
+  int projection_factor = 0;
+  // Entries of MoCo's negative queue and of NNCLR's support set.
+  int queue_size = 2048;
+  // Momentum of the target encoder (MoCo, BYOL), raised from start to end over the
+  // epochs on a cosine schedule.
+  double momentum_start = 0.996;
+  double momentum_end = 1.0;
+  // VICReg's invariance, variance and covariance weights (the benchmark's 5, 5, 1).
+  double vicreg_invariance = 5.0;
+  double vicreg_variance = 5.0;
+  double vicreg_covariance = 1.0;
+  // Barlow Twins' weight of the off-diagonal (redundancy) term.
+  double barlow_lambda = 5e-3;
+};
+
 struct TrainOptions {
+  // "concord", or one of the SSL benchmark's "simclr", "moco", "simsiam", "nnclr",
+  // "byol", "vicreg", "barlowtwins".
+  std::string method = "concord";
+  SslOptions ssl;
+  // CONCORD's dataset- and kNN-aware batches, or uniform batches (a fresh permutation
+  // cut into full batches, as a shuffling DataLoader with drop_last).
+  SamplerKind sampler_kind = SamplerKind::concord;
   ModelOptions model;
   SamplerOptions sampler;
   KnnOptions knn;
@@ -63,6 +97,10 @@ struct TrainOptions {
   // Learning rate multiplier per epoch: the reference multiplies by 0.97 at each
   // scheduler step and steps twice per epoch.
   double lr_decay = 0.97 * 0.97;
+  // Epochs between learning-rate decays (the SSL benchmark: 0.1 every 10 epochs).
+  int lr_step_epochs = 1;
+  // L2 penalty added to every gradient, as PyTorch's Adam(weight_decay).
+  double weight_decay = 0.0;
   double temperature = 0.4;
   // Hard-negative weight; 0 gives plain NT-Xent. The reference uses 1. With batches
   // drawn from one domain, every negative is a same-domain cell, and weighting the

@@ -151,4 +151,21 @@ std::vector<std::vector<int>> Sampler::epoch(Rng& rng, const NeighbourFn& neighb
   return batches;
 }
 
+std::vector<std::vector<int>> uniform_epoch(int n, int batch_size, int min_batches, Rng& rng) {
+  std::vector<std::vector<int>> batches;
+  if (n < 1 || batch_size < 1) return batches;
+  const int size = std::min(batch_size, n);
+  const int per_permutation = n / size;
+  std::vector<int> order(n);
+  do {
+    for (int c = 0; c < n; ++c) order[c] = c;
+    rng.shuffle(order);
+    for (int b = 0; b < per_permutation; ++b) {
+      batches.emplace_back(order.begin() + static_cast<int64_t>(b) * size,
+                           order.begin() + static_cast<int64_t>(b + 1) * size);
+    }
+  } while (static_cast<int>(batches.size()) < min_batches);
+  return batches;
+}
+
 }  // namespace concord

@@ -48,4 +48,10 @@ class Sampler {
   uint32_t stamp_ = 0;
 };
 
+// Uniform batches for one epoch: a fresh permutation of the n cells cut into
+// floor(n / batch_size) batches (at least one), the remainder dropped, as a shuffling
+// DataLoader with drop_last; further permutations are drawn until there are at least
+// `min_batches`.
+std::vector<std::vector<int>> uniform_epoch(int n, int batch_size, int min_batches, Rng& rng);
+
 }  // namespace concord

@@ -10,7 +10,7 @@
 #include "augment.h"
 #include "kernels.h"
 #include "knn.h"
-#include "loss.h"
+#include "method.h"
 #include "model.h"
 #include "rng.h"
 #include "sampler.h"
@@ -76,6 +76,20 @@ std::vector<float> embed(Encoder& encoder, const CsrView& x, int chunk, bool spa
   return out;
 }
 
+// The rows of a followed by the rows of b, so that both views pass the sparse first
+// layer (and its weight gradient) in one go.
+void stack_rows(const SparseBatch& a, const SparseBatch& b, SparseBatch& out) {
+  out.n_rows = a.n_rows + b.n_rows;
+  out.n_cols = a.n_cols;
+  out.indices = a.indices;
+  out.indices.insert(out.indices.end(), b.indices.begin(), b.indices.end());
+  out.values = a.values;
+  out.values.insert(out.values.end(), b.values.begin(), b.values.end());
+  out.indptr = a.indptr;
+  const int offset = a.indptr.back();
+  for (int r = 1; r <= b.n_rows; ++r) out.indptr.push_back(offset + b.indptr[r]);
+}
+
 // Every parameter and buffer (BatchNorm's running statistics) of the encoder.
 std::vector<std::pair<std::string, torch::Tensor>> state_of(Encoder& encoder) {
   std::vector<std::pair<std::string, torch::Tensor>> state;
@@ -113,9 +127,9 @@ void import_weights(Encoder& encoder, const Weights& weights) {
 class Trainer {
  public:
   Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o,
-          const Weights* initial, const std::vector<int>& labels)
+          const Weights* initial, const std::vector<int>& labels, const ViewFn& views)
       : x_(x), o_(o), labels_(labels), domains_(domains), rng_(o.seed),
-        sampler_(domains, sampler_options(o)) {
+        sampler_(domains, sampler_options(o)), views_(views) {
     threads_ = resolve_threads(o.threads);
     // LibTorch's own operations here are small (batch x hidden), and each would open a
     // parallel region whose barrier costs a scheduler slice whenever another process
@@ -126,21 +140,32 @@ class Trainer {
     torch::manual_seed(o.seed);
     device_ = device_of(o.device);
     sparse_ = device_.is_cpu() && o.sparse_kernels;
+    if (!views_) {
+      views_ = [this](const CsrView& x, const int* cells, int n, Rng& rng, SparseBatch& out, int) {
+        masked_view(x, cells, n, o_.element_mask, o_.feature_mask, rng, keep_, out);
+      };
+    }
     encoder_ = Encoder(x.n_cols, o.model);
     if (initial != nullptr) import_weights(encoder_, *initial);
     encoder_->to(device_);
+    const MethodContext context{x_, domains_, labels_, o_, device_,
+                                [this](Encoder& e, const SparseBatch& b) { return first_layer(e, b); }};
+    method_ = make_method(encoder_, context);
     params_ = encoder_->parameters();
+    for (auto& p : method_->parameters()) params_.push_back(p);
     if (sparse_) {
-      adam_ = std::make_unique<FusedAdam>(params_);
+      adam_ = std::make_unique<FusedAdam>(params_, o.weight_decay);
       weight_grad_ = torch::empty_like(encoder_->weight_in());
     } else {
-      torch_adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(o.lr));
+      torch_adam_ = std::make_unique<torch::optim::Adam>(
+          params_, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
     }
   }
 
   TrainResult run(const TrainCallbacks& cb) {
     result_.threads = threads_;
-    const bool knn_mode = o_.sampler.p_intra_knn > 0;
+    const bool uniform = o_.sampler_kind == SamplerKind::uniform;
+    const bool knn_mode = !uniform && o_.sampler.p_intra_knn > 0;
     const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, x_.n_rows / 10));
     std::unique_ptr<KnnIndex> index;
     std::vector<float> embedding;
@@ -161,20 +186,22 @@ class Trainer {
         index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, encoder_->latent_dim(),
                                            o_.knn, threads_, cb.interrupted);
       }
-      const double lr = o_.lr * std::pow(o_.lr_decay, epoch);
+      const double lr = o_.lr * std::pow(o_.lr_decay, epoch / std::max(1, o_.lr_step_epochs));
       if (torch_adam_) {
         for (auto& group : torch_adam_->param_groups()) {
           static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
         }
       }
       Stopwatch sampling(result_.seconds.sample);
-      const auto batches = sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
+      const auto batches =
+          uniform ? uniform_epoch(x_.n_rows, o_.sampler.batch_size, sampler_options(o_).min_batches_per_epoch, rng_)
+                  : sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
       sampling.stop();
       if (batches.empty()) throw EmptyEpoch(epoch + 1);
       double total = 0;
       for (const auto& batch : batches) {
         poll(cb.interrupted);
-        const double loss = step(batch, lr);
+        const double loss = step(batch, lr, epoch);
         ++result_.steps;
         if (!std::isfinite(loss)) throw NonFiniteLoss(epoch + 1, result_.steps);
         total += loss;
@@ -198,38 +225,49 @@ class Trainer {
     return s;
   }
 
-  torch::Tensor first_layer(const SparseBatch& b) {
-    return sparse_ ? encoder_->first_layer_sparse(b, threads_) : encoder_->first_layer_dense(b);
+  torch::Tensor first_layer(Encoder& encoder, const SparseBatch& b) {
+    return sparse_ ? encoder->first_layer_sparse(b, threads_) : encoder->first_layer_dense(b);
   }
 
-  double step(const std::vector<int>& batch, double lr) {
+  double step(const std::vector<int>& batch, double lr, int epoch) {
     PhaseSeconds& t = result_.seconds;
     const int n = static_cast<int>(batch.size());
     Stopwatch augmenting(t.augment);
-    masked_view(x_, batch.data(), n, o_.element_mask, o_.feature_mask, rng_, keep_, view1_);
-    masked_view(x_, batch.data(), n, o_.element_mask, o_.feature_mask, rng_, keep_, view2_);
+    views_(x_, batch.data(), n, rng_, view1_, 0);
+    views_(x_, batch.data(), n, rng_, view2_, 1);
     augmenting.stop();
     encoder_->train();
 
     Stopwatch forward(t.forward);
-    torch::Tensor h1 = first_layer(view1_);
-    if (sparse_) h1.requires_grad_(true);
-    torch::Tensor z1 = encoder_->rest(h1);
-    torch::Tensor z2;
-    {
-      torch::NoGradGuard no_grad;
-      z2 = encoder_->rest(first_layer(view2_));
+    // On the sparse path the first layer is outside autograd: its output `tracked` is
+    // the leaf whose gradient gives the first layer's, over the rows of `input`.
+    const SecondView second = method_->second_view();
+    const SparseBatch* input = &view1_;
+    torch::Tensor tracked, h1, h2;
+    if (second == SecondView::trained && sparse_) {
+      stack_rows(view1_, view2_, both_);
+      input = &both_;
+      tracked = first_layer(encoder_, both_).requires_grad_(true);
+      h1 = tracked.narrow(0, 0, n);
+      h2 = tracked.narrow(0, n, n);
+    } else {
+      h1 = first_layer(encoder_, view1_);
+      if (sparse_) tracked = h1.requires_grad_(true);
+      if (second == SecondView::trained) {
+        h2 = first_layer(encoder_, view2_);
+      } else if (second == SecondView::constant) {
+        torch::NoGradGuard no_grad;
+        h2 = first_layer(encoder_, view2_);
+      }
     }
-    torch::Tensor loss = nt_xent(z1, z2, o_.temperature, o_.beta);
-    if (encoder_->has_classifier()) loss = loss + o_.classifier_weight * classifier_loss(batch, z1);
-    if (encoder_->has_decoder()) loss = loss + o_.decoder_weight * decoder_loss(batch, z1);
+    torch::Tensor loss = method_->loss(encoder_, Step{batch, view1_, view2_, h1, h2, epoch});
     forward.stop();
     Stopwatch backward(t.backward);
     loss.backward();
 
     if (sparse_) {
-      const torch::Tensor grad_h1 = h1.grad().contiguous();
-      sparse_weight_grad(view1_, grad_h1.data_ptr<float>(), static_cast<int>(grad_h1.size(1)),
+      const torch::Tensor grad_h = tracked.grad().contiguous();
+      sparse_weight_grad(*input, grad_h.data_ptr<float>(), static_cast<int>(grad_h.size(1)),
                          weight_grad_.data_ptr<float>(), transposed_, threads_);
       backward.stop();
       Stopwatch optimizing(t.optimizer);
@@ -238,7 +276,7 @@ class Trainer {
         if (p.is_same(encoder_->weight_in())) {
           grads.push_back(weight_grad_);
         } else if (p.is_same(encoder_->bias_in())) {
-          grads.push_back(grad_h1.sum(0));
+          grads.push_back(grad_h.sum(0));
         } else {
           grads.push_back(p.grad());
         }
@@ -253,30 +291,6 @@ class Trainer {
     // parameter outside the next step's graph then has none, and Adam skips it.
     for (auto& p : params_) p.mutable_grad().reset();
     return loss.item<double>();
-  }
-
-  // Mean squared error of the batch's expression (unmasked) decoded from the first view.
-  torch::Tensor decoder_loss(const std::vector<int>& batch, const torch::Tensor& z) {
-    gather_rows(x_, batch.data(), static_cast<int>(batch.size()), original_);
-    std::vector<int64_t> domains(batch.size());
-    for (size_t r = 0; r < batch.size(); ++r) domains[r] = domains_[batch[r]];
-    const auto codes = torch::tensor(domains, torch::kLong).to(z.device());
-    return torch::mse_loss(encoder_->decode(z, codes), encoder_->densify(original_));
-  }
-
-  // Cross-entropy of the batch's labelled cells (zero when none is labelled).
-  torch::Tensor classifier_loss(const std::vector<int>& batch, const torch::Tensor& z) {
-    std::vector<int64_t> rows, classes;
-    for (size_t r = 0; r < batch.size(); ++r) {
-      if (labels_[batch[r]] >= 0) {
-        rows.push_back(static_cast<int64_t>(r));
-        classes.push_back(labels_[batch[r]]);
-      }
-    }
-    if (rows.empty()) return torch::zeros({}, z.options());
-    const auto index = torch::tensor(rows, torch::kLong).to(z.device());
-    const auto target = torch::tensor(classes, torch::kLong).to(z.device());
-    return torch::nn::functional::cross_entropy(encoder_->classify(z.index_select(0, index)), target);
   }
 
   std::vector<float> embed_all(const InterruptFn& interrupted) {
@@ -294,12 +308,14 @@ class Trainer {
   int threads_ = 1;
   torch::Device device_ = torch::kCPU;
   bool sparse_ = true;
+  ViewFn views_;
   Encoder encoder_{nullptr};
+  std::unique_ptr<Method> method_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<FusedAdam> adam_;
   std::unique_ptr<torch::optim::Adam> torch_adam_;
   torch::Tensor weight_grad_;
-  SparseBatch view1_, view2_, original_;
+  SparseBatch view1_, view2_, both_;
   std::vector<uint8_t> keep_;
   Transposed transposed_;
 };
@@ -391,7 +407,7 @@ std::vector<float> attribution(const CsrView& x, const ModelOptions& model, cons
 
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
                   const TrainCallbacks& callbacks, const Weights* initial,
-                  const std::vector<int>& labels) {
+                  const std::vector<int>& labels, const ViewFn& views) {
   ThreadGuard restore;
   validate(x);
   if (static_cast<int>(domains.size()) != x.n_rows)
@@ -410,7 +426,9 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
       if (l < -1 || l >= options.model.n_classes) throw std::invalid_argument("class label out of range");
     }
   }
-  Trainer trainer(x, domains, options, initial, labels);
+  if (options.lr_step_epochs < 1) throw std::invalid_argument("lr_step_epochs must be at least 1");
+  if (options.weight_decay < 0) throw std::invalid_argument("weight_decay must be non-negative");
+  Trainer trainer(x, domains, options, initial, labels, views);
   return trainer.run(callbacks);
 }
 

@@ -1,4 +1,4 @@
-// Training a CONCORD encoder and embedding all cells. This header is free of LibTorch
+// Training an encoder (CONCORD or a sister self-supervised method) and embedding all cells. This header is free of LibTorch
 // so that front ends compile quickly against it.
 #pragma once
 
@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "augment.h"
 #include "csr.h"
 #include "interrupt.h"
 #include "options.h"
+#include "rng.h"
 #include "threads.h"
 
 namespace concord {
@@ -50,8 +52,8 @@ class EmptyEpoch : public std::runtime_error {
 // Wall-clock seconds spent in each phase of training, for benchmarks and users.
 struct PhaseSeconds {
   double sample = 0;     // drawing the epoch's batches (and kNN queries)
-  double augment = 0;    // building the two masked views
-  double forward = 0;    // encoder on both views and the loss
+  double augment = 0;    // building the two augmented views
+  double forward = 0;    // encoders and heads on both views, and the loss
   double backward = 0;   // autograd and the sparse first-layer gradient
   double optimizer = 0;  // Adam
   double embed = 0;      // embedding all cells (kNN warm-up and the final pass)
@@ -78,14 +80,21 @@ struct TrainResult {
   Weights weights;               // the trained encoder
 };
 
+// Makes one augmented view of rows cells[0..n) of x into out; `view_index` (0 or 1)
+// tells the two views of a pair apart, for augmentations that treat them differently.
+using ViewFn = std::function<void(const CsrView& x, const int* cells, int n, Rng& rng,
+                                  SparseBatch& out, int view_index)>;
+
 // Trains on the cells x genes matrix `x` (log-normalised values) with one domain label
 // in [0, n_domains) per cell, then embeds every cell in evaluation mode. With `initial`,
 // training continues from those weights (fine-tuning) instead of a random start. With a
 // classifier (options.model.n_classes > 0), `labels` holds one class in
-// [0, n_classes) per cell, or -1 for unlabelled cells.
+// [0, n_classes) per cell, or -1 for unlabelled cells. `options.method` chooses the
+// method (method.h); `views` makes the augmented views, by default CONCORD's masks
+// (options.element_mask and feature_mask).
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
                   const TrainCallbacks& callbacks = {}, const Weights* initial = nullptr,
-                  const std::vector<int>& labels = {});
+                  const std::vector<int>& labels = {}, const ViewFn& views = nullptr);
 
 // Embeds the cells of `x` (genes in the model's order) with an encoder of the given
 // shape and weights, in evaluation mode: n_cells x latent_dim, row-major. Throws

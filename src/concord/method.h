@@ -1,0 +1,69 @@
+// A training method: what one step computes on the two views of a batch. The loop in
+// trainer.cpp owns everything else (sampling, views, the online encoder's sparse first
+// layer, backward, Adam, schedule, callbacks, the embedding pass); a method owns its
+// extra modules (heads, predictor, momentum target, queue) and its loss.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "augment.h"
+#include "csr.h"
+#include "model.h"
+#include "options.h"
+
+namespace concord {
+
+// What a method needs of the online encoder's pass over the second view.
+enum class SecondView {
+  unused,    // only a momentum target sees it (MoCo)
+  constant,  // encoded without gradient (CONCORD)
+  trained,   // encoded with gradient, like the first view
+};
+
+// One step as the loop hands it over. h1 (and h2 when SecondView::trained) are the
+// online encoder's first-layer outputs, tracked by autograd; the loop turns their
+// gradient into the first layer's weight gradient.
+struct Step {
+  const std::vector<int>& cells;
+  const SparseBatch& view1;
+  const SparseBatch& view2;
+  torch::Tensor h1;
+  torch::Tensor h2;  // undefined when SecondView::unused
+  int epoch = 0;     // 0-based
+};
+
+// What a method may read besides the step.
+struct MethodContext {
+  const CsrView& x;
+  const std::vector<int>& domains;
+  const std::vector<int>& labels;
+  const TrainOptions& options;
+  torch::Device device;
+  // The first Linear of any encoder (the online one, a momentum target) on a batch,
+  // untracked: the sparse kernels on the CPU, a dense product elsewhere.
+  std::function<torch::Tensor(Encoder&, const SparseBatch&)> first_layer;
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual SecondView second_view() const = 0;
+  // Parameters trained beside the online encoder's.
+  virtual std::vector<torch::Tensor> parameters() { return {}; }
+  // The step's loss on the online encoder (in training mode).
+  virtual torch::Tensor loss(Encoder& online, const Step& step) = 0;
+};
+
+// The method named by context.options.method. Throws std::invalid_argument for an
+// unknown name.
+std::unique_ptr<Method> make_method(Encoder& online, const MethodContext& context);
+
+// The self-supervised methods of the SSL benchmark (method_ssl.cpp); nullptr for a name
+// that is not one of them.
+std::unique_ptr<Method> make_ssl_method(Encoder& online, const MethodContext& context);
+
+}  // namespace concord

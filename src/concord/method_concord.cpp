@@ -1,0 +1,67 @@
+// CONCORD's step: NT-Xent between the two views with the second view as a constant,
+// plus the optional classifier and decoder losses on the first view's embedding.
+#include "loss.h"
+#include "method.h"
+
+namespace concord {
+
+namespace {
+
+class Concord : public Method {
+ public:
+  explicit Concord(const MethodContext& c) : c_(c) {}
+
+  SecondView second_view() const override { return SecondView::constant; }
+
+  torch::Tensor loss(Encoder& online, const Step& s) override {
+    torch::Tensor z1 = online->rest(s.h1);
+    torch::Tensor z2;
+    {
+      torch::NoGradGuard no_grad;
+      z2 = online->rest(s.h2);
+    }
+    const TrainOptions& o = c_.options;
+    torch::Tensor loss = nt_xent(z1, z2, o.temperature, o.beta);
+    if (online->has_classifier()) loss = loss + o.classifier_weight * classifier_loss(online, s.cells, z1);
+    if (online->has_decoder()) loss = loss + o.decoder_weight * decoder_loss(online, s.cells, z1);
+    return loss;
+  }
+
+ private:
+  // Mean squared error of the batch's expression (unmasked) decoded from the first view.
+  torch::Tensor decoder_loss(Encoder& online, const std::vector<int>& cells, const torch::Tensor& z) {
+    gather_rows(c_.x, cells.data(), static_cast<int>(cells.size()), original_);
+    std::vector<int64_t> domains(cells.size());
+    for (size_t r = 0; r < cells.size(); ++r) domains[r] = c_.domains[cells[r]];
+    const auto codes = torch::tensor(domains, torch::kLong).to(z.device());
+    return torch::mse_loss(online->decode(z, codes), online->densify(original_));
+  }
+
+  // Cross-entropy of the batch's labelled cells (zero when none is labelled).
+  torch::Tensor classifier_loss(Encoder& online, const std::vector<int>& cells, const torch::Tensor& z) {
+    std::vector<int64_t> rows, classes;
+    for (size_t r = 0; r < cells.size(); ++r) {
+      if (c_.labels[cells[r]] >= 0) {
+        rows.push_back(static_cast<int64_t>(r));
+        classes.push_back(c_.labels[cells[r]]);
+      }
+    }
+    if (rows.empty()) return torch::zeros({}, z.options());
+    const auto index = torch::tensor(rows, torch::kLong).to(z.device());
+    const auto target = torch::tensor(classes, torch::kLong).to(z.device());
+    return torch::nn::functional::cross_entropy(online->classify(z.index_select(0, index)), target);
+  }
+
+  MethodContext c_;
+  SparseBatch original_;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_method(Encoder& online, const MethodContext& context) {
+  if (context.options.method == "concord") return std::make_unique<Concord>(context);
+  if (auto ssl = make_ssl_method(online, context)) return ssl;
+  throw std::invalid_argument("unknown method \"" + context.options.method + "\"");
+}
+
+}  // namespace concord
