@@ -115,28 +115,17 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
     class.weight = class.weight, use.decoder = use.decoder, decoder.dims = decoder.dims,
     decoder.weight = decoder.weight
   )
-  n.cells <- ncol(object)
-  if (is.null(n.cells)) .stop("expected a features x cells matrix; got an object of class ", class(object)[1], ".")
-  batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
-  classes <- .class_labels(class.by, meta = NULL, n.cells = n.cells)
+  batch <- .batch_labels(group.by, meta = NULL, n.cells = .n_cells(object))
+  classes <- .class_labels(class.by, meta = NULL, n.cells = ncol(object))
   if (!is.null(classes)) params$n_classes <- nlevels(classes)
   params$n_domains <- nlevels(batch)
   decode.as <- .decode_batch(decode.batch, batch, use.decoder)
-  x <- .prepare_expression(object, features, verbose)
-  fit <- .train_engine(x, batch, params, verbose, classes = classes)
-
-  emb <- fit$embedding
-  dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
-  model <- .new_model(fit$weights, features = rownames(x), params = params,
-                      batches = levels(batch), input = attr(x, "input"), loss = fit$loss,
-                      steps = fit$steps, n.cells = ncol(x), classes = levels(classes))
-  attr(emb, "concord") <- list(
-    model = model, params = params, loss = fit$loss, steps = fit$steps,
-    seconds = fit$seconds, phase.seconds = fit$phases, features = rownames(x),
-    batches = levels(batch), classes = .class_predictions(emb, model),
-    corrected = if (use.decoder) .decode_expression(emb, model, decode.as, params$threads),
-    decode.batch = decode.as
-  )
+  emb <- .train_embedding(object, batch, features, params, verbose, reduction.key, classes = classes)
+  info <- attr(emb, "concord")
+  info$classes <- .class_predictions(emb, info$model)
+  info$corrected <- if (use.decoder) .decode_expression(emb, info$model, decode.as, params$threads)
+  info$decode.batch <- decode.as
+  attr(emb, "concord") <- info
   emb
 }
 
@@ -150,29 +139,11 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
 RunConcord.Seurat <- function(object, group.by = NULL, features = NULL, assay = NULL,
                               slot = "data", reduction.name = "concord",
                               reduction.key = "CONCORD_", class.by = NULL, verbose = TRUE, ...) {
-  .require("SeuratObject", "to run on a Seurat object")
-  assay <- if (is.null(assay)) SeuratObject::DefaultAssay(object) else assay
-  .check_string(assay, "assay")
-  .check_string(slot, "slot")
-  .check_string(reduction.name, "reduction.name")
-  x <- .seurat_matrix(object, assay = assay, slot = slot)
-  if (is.null(features)) {
-    features <- SeuratObject::VariableFeatures(object, assay = assay)
-    if (length(features) == 0L) features <- NULL
-  }
-  batch <- .batch_labels(group.by, meta = object[[]], n.cells = ncol(object))
-  classes <- .class_labels(class.by, meta = object[[]], n.cells = ncol(object))
-  emb <- RunConcord.default(x, group.by = batch, features = features, class.by = classes,
-                            reduction.key = reduction.key, verbose = verbose, ...)
-  misc <- attr(emb, "concord")
-  attr(emb, "concord") <- NULL
-  corrected <- misc$corrected
-  misc$corrected <- NULL
-  object[[reduction.name]] <- SeuratObject::CreateDimReducObject(
-    embeddings = emb, key = reduction.key, assay = assay, misc = misc
-  )
-  if (!is.null(corrected)) object[["corrected"]] <- SeuratObject::CreateAssayObject(data = corrected)
-  SeuratObject::LogSeuratCommand(.store_classes(object, misc$classes))
+  assay <- .seurat_assay(object, assay)
+  object <- .run_seurat(object, RunConcord.default, group.by = group.by, features = features,
+                        assay = assay, slot = slot, reduction.name = reduction.name,
+                        reduction.key = reduction.key, class.by = class.by, verbose = verbose, ...)
+  SeuratObject::LogSeuratCommand(object)
 }
 
 #' @rdname RunConcord
@@ -181,20 +152,7 @@ RunConcord.SingleCellExperiment <- function(object, group.by = NULL, features = 
                                             assay = NULL, reduction.name = "CONCORD",
                                             reduction.key = "CONCORD_", class.by = NULL,
                                             verbose = TRUE, ...) {
-  .require("SingleCellExperiment", "to run on a SingleCellExperiment")
-  x <- .sce_matrix(object, assay)
-  .check_string(reduction.name, "reduction.name")
-  meta <- as.data.frame(SummarizedExperiment::colData(object))
-  batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(object))
-  classes <- .class_labels(class.by, meta = meta, n.cells = ncol(object))
-  emb <- RunConcord.default(x, group.by = batch, features = features, class.by = classes,
-                            reduction.key = reduction.key, verbose = verbose, ...)
-  corrected <- attr(emb, "concord")$corrected
-  attr(emb, "concord")$corrected <- NULL
-  object <- .store_classes(.store_sce(object, emb, reduction.name), attr(emb, "concord")$classes)
-  if (!is.null(corrected)) {
-    SingleCellExperiment::altExp(object, "corrected") <-
-      SingleCellExperiment::SingleCellExperiment(assays = list(logcounts = corrected))
-  }
-  object
+  .run_sce(object, RunConcord.default, group.by = group.by, features = features, assay = assay,
+           reduction.name = reduction.name, reduction.key = reduction.key, class.by = class.by,
+           verbose = verbose, ...)
 }

@@ -64,7 +64,7 @@ GetConcordModel <- function(object, reduction = NULL) {
 #' @export
 print.ConcordModel <- function(x, ...) {
   p <- x$params
-  cat("CONCORD model (concordR ", x$versions$concordR, ")\n", sep = "")
+  cat(.method_label(p), " model (concordR ", x$versions$concordR, ")\n", sep = "")
   cat("  encoder:  ", paste(c(length(x$features), p$encoder_dims, p$latent_dim), collapse = " -> "),
       " (", p$norm, " norm)\n", sep = "")
   cat("  trained:  ", x$training$n.cells, " cells in ", length(x$batches), " batch(es), ",
@@ -79,7 +79,8 @@ print.ConcordModel <- function(x, ...) {
 summary.ConcordModel <- function(object, ...) {
   p <- object$params
   structure(list(
-    features = length(object$features), layers = c(p$encoder_dims, p$latent_dim),
+    method = .method_label(p), features = length(object$features),
+    layers = c(p$encoder_dims, p$latent_dim),
     batches = object$batches, parameters = p[c("epochs", "batch_size", "lr", "lr_decay",
                                               "temperature", "beta", "element_mask",
                                               "feature_mask", "p_intra_knn", "p_intra_domain",
@@ -91,7 +92,7 @@ summary.ConcordModel <- function(object, ...) {
 
 #' @export
 print.summary.ConcordModel <- function(x, ...) {
-  cat("CONCORD model: ", x$features, " features -> ", paste(x$layers, collapse = " -> "),
+  cat(x$method, " model: ", x$features, " features -> ", paste(x$layers, collapse = " -> "),
       " (", format(x$n.weights, big.mark = ","), " weights)\n", sep = "")
   cat("Batches (", length(x$batches), "): ", paste(utils::head(x$batches, 10), collapse = ", "),
       if (length(x$batches) > 10) ", ...", "\n", sep = "")

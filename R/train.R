@@ -1,4 +1,100 @@
-# Hands a prepared matrix to the compiled trainer, with a progress bar and Ctrl-C.
+# The path every training verb (RunConcord, RunSSL) shares: read the user's object,
+# prepare the expression, train in the engine with a progress bar and Ctrl-C, and write
+# the embedding back.
+
+# The assay a verb reads from a Seurat object: the default assay unless one is named.
+# Verbs resolve it in their own frame, where LogSeuratCommand() looks for it.
+.seurat_assay <- function(object, assay) {
+  .require("SeuratObject", "to run on a Seurat object")
+  assay <- if (is.null(assay)) SeuratObject::DefaultAssay(object) else assay
+  .check_string(assay, "assay")
+  assay
+}
+
+# Reads a Seurat object's expression and metadata, runs a verb's default method
+# (`run`) on them, and stores the embedding as a DimReduc (with predicted classes and
+# corrected expression when the verb made them). The verb's own Seurat method logs the
+# command, so that the log names it.
+.run_seurat <- function(object, run, group.by, features, assay, slot, reduction.name,
+                        reduction.key, verbose, class.by = NULL, ...) {
+  .check_string(slot, "slot")
+  .check_string(reduction.name, "reduction.name")
+  x <- .seurat_matrix(object, assay = assay, slot = slot)
+  if (is.null(features)) {
+    features <- SeuratObject::VariableFeatures(object, assay = assay)
+    if (length(features) == 0L) features <- NULL
+  }
+  meta <- object[[]]
+  batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(object))
+  args <- list(x, group.by = batch, features = features, reduction.key = reduction.key,
+               verbose = verbose, ...)
+  if (!is.null(class.by)) args$class.by <- .class_labels(class.by, meta = meta, n.cells = ncol(object))
+  emb <- do.call(run, args)
+  misc <- attr(emb, "concord")
+  attr(emb, "concord") <- NULL
+  corrected <- misc$corrected
+  misc$corrected <- NULL
+  object[[reduction.name]] <- SeuratObject::CreateDimReducObject(
+    embeddings = emb, key = .dimreduc_key(emb, reduction.key), assay = assay, misc = misc
+  )
+  if (!is.null(corrected)) object[["corrected"]] <- SeuratObject::CreateAssayObject(data = corrected)
+  .store_classes(object, misc$classes)
+}
+
+# The same for a SingleCellExperiment: a reducedDim, with the information in
+# metadata(x)$concord[[reduction.name]].
+.run_sce <- function(object, run, group.by, features, assay, reduction.name, reduction.key,
+                     verbose, class.by = NULL, ...) {
+  .require("SingleCellExperiment", "to run on a SingleCellExperiment")
+  x <- .sce_matrix(object, assay)
+  .check_string(reduction.name, "reduction.name")
+  meta <- as.data.frame(SummarizedExperiment::colData(object))
+  batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(object))
+  args <- list(x, group.by = batch, features = features, reduction.key = reduction.key,
+               verbose = verbose, ...)
+  if (!is.null(class.by)) args$class.by <- .class_labels(class.by, meta = meta, n.cells = ncol(object))
+  emb <- do.call(run, args)
+  corrected <- attr(emb, "concord")$corrected
+  attr(emb, "concord")$corrected <- NULL
+  object <- .store_classes(.store_sce(object, emb, reduction.name), attr(emb, "concord")$classes)
+  if (!is.null(corrected)) {
+    SingleCellExperiment::altExp(object, "corrected") <-
+      SingleCellExperiment::SingleCellExperiment(assays = list(logcounts = corrected))
+  }
+  object
+}
+
+# The key of a DimReduc: the prefix its column names were given.
+.dimreduc_key <- function(emb, reduction.key) {
+  if (is.null(reduction.key)) sub("[0-9]+$", "", colnames(emb)[1]) else reduction.key
+}
+
+.n_cells <- function(object) {
+  n <- ncol(object)
+  if (is.null(n)) .stop("expected a features x cells matrix; got an object of class ", class(object)[1], ".")
+  n
+}
+
+# Trains on the features x cells input `object` with one batch label per cell and wraps
+# the embedding (cells x latent, columns named by `reduction.key`) with the model and
+# training record in attr(, "concord").
+.train_embedding <- function(object, batch, features, params, verbose, reduction.key,
+                             classes = NULL) {
+  x <- .prepare_expression(object, features, verbose)
+  fit <- .train_engine(x, batch, params, verbose, classes = classes)
+  emb <- fit$embedding
+  dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
+  model <- .new_model(fit$weights, features = rownames(x), params = params,
+                      batches = levels(batch), input = attr(x, "input"), loss = fit$loss,
+                      steps = fit$steps, n.cells = ncol(x), classes = levels(classes))
+  attr(emb, "concord") <- list(
+    model = model, params = params, loss = fit$loss, steps = fit$steps,
+    seconds = fit$seconds, phase.seconds = fit$phases, features = rownames(x),
+    batches = levels(batch)
+  )
+  emb
+}
+
 
 .train_engine <- function(x, batch, params, verbose, initial.weights = NULL, classes = NULL) {
   .check_batch_sizes(batch)
@@ -8,7 +104,7 @@
   frame <- environment()
   if (verbose) {
     cli::cli_progress_bar(
-      name = "CONCORD", total = params$epochs, clear = FALSE,
+      name = .method_label(params), total = params$epochs, clear = FALSE,
       .envir = frame,
       format = "{cli::pb_name} {cli::pb_bar} epoch {cli::pb_current}/{cli::pb_total} | loss {format(loss, digits = 4)} | {cli::pb_elapsed}"
     )
@@ -75,4 +171,12 @@
           "encoder.dims, decoder.dims or batch.size, or fewer features.")
   }
   invisible(need)
+}
+
+# The method's name for messages: "CONCORD", "SimCLR", ...
+.method_label <- function(params) {
+  labels <- c(concord = "CONCORD", simclr = "SimCLR", moco = "MoCo", simsiam = "SimSiam",
+              nnclr = "NNCLR", byol = "BYOL", vicreg = "VICReg", barlowtwins = "Barlow Twins")
+  method <- if (is.null(params$method)) "concord" else params$method
+  unname(labels[method])
 }

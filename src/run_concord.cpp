@@ -23,6 +23,19 @@ concord::Metric parse_metric(const std::string& s) {
   throw std::invalid_argument("metric must be \"euclidean\" or \"cosine\"");
 }
 
+concord::SamplerKind parse_sampler(const std::string& s) {
+  if (s == "concord") return concord::SamplerKind::concord;
+  if (s == "uniform") return concord::SamplerKind::uniform;
+  throw std::invalid_argument("sampler must be \"uniform\" or \"concord\"");
+}
+
+// Options that only some methods' parameter lists carry keep the engine's default when
+// absent (models saved before they existed included).
+template <typename T>
+void read_optional(const Rcpp::List& o, const char* name, T& into) {
+  if (o.containsElementNamed(name)) into = Rcpp::as<T>(o[name]);
+}
+
 std::string metric_name(concord::Metric m) { return m == concord::Metric::cosine ? "cosine" : "euclidean"; }
 
 std::string norm_name(concord::Norm n) {
@@ -35,6 +48,8 @@ concord::ModelOptions model_from(const Rcpp::List& o) {
   m.encoder_dims = Rcpp::as<std::vector<int>>(o["encoder_dims"]);
   m.norm = parse_norm(Rcpp::as<std::string>(o["norm"]));
   m.dropout = Rcpp::as<double>(o["dropout"]);
+  read_optional(o, "leaky_slope", m.leaky_slope);
+  read_optional(o, "latent_activation", m.latent_activation);
   if (o.containsElementNamed("n_classes")) m.n_classes = Rcpp::as<int>(o["n_classes"]);
   if (o.containsElementNamed("decoder")) {
     m.decoder = Rcpp::as<bool>(o["decoder"]);
@@ -66,6 +81,18 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   t.seed = static_cast<uint64_t>(Rcpp::as<double>(o["seed"]));
   t.threads = Rcpp::as<int>(o["threads"]);
   t.device = Rcpp::as<std::string>(o["device"]);
+  read_optional(o, "method", t.method);
+  if (o.containsElementNamed("sampler")) t.sampler_kind = parse_sampler(Rcpp::as<std::string>(o["sampler"]));
+  read_optional(o, "lr_step_epochs", t.lr_step_epochs);
+  read_optional(o, "weight_decay", t.weight_decay);
+  read_optional(o, "projection_factor", t.ssl.projection_factor);
+  read_optional(o, "queue_size", t.ssl.queue_size);
+  read_optional(o, "momentum_start", t.ssl.momentum_start);
+  read_optional(o, "momentum_end", t.ssl.momentum_end);
+  read_optional(o, "vicreg_invariance", t.ssl.vicreg_invariance);
+  read_optional(o, "vicreg_variance", t.ssl.vicreg_variance);
+  read_optional(o, "vicreg_covariance", t.ssl.vicreg_covariance);
+  read_optional(o, "barlow_lambda", t.ssl.barlow_lambda);
   return t;
 }
 
@@ -247,6 +274,13 @@ Rcpp::List concord_engine_defaults() {
   d["seed"] = static_cast<double>(t.seed);
   d["threads"] = t.threads;
   d["device"] = t.device;
+  d["queue_size"] = t.ssl.queue_size;
+  d["momentum_start"] = t.ssl.momentum_start;
+  d["momentum_end"] = t.ssl.momentum_end;
+  d["vicreg_invariance"] = t.ssl.vicreg_invariance;
+  d["vicreg_variance"] = t.ssl.vicreg_variance;
+  d["vicreg_covariance"] = t.ssl.vicreg_covariance;
+  d["barlow_lambda"] = t.ssl.barlow_lambda;
   return d;
 }
 
