@@ -1,7 +1,7 @@
 # Small settings: the benchmark's architecture shrunk, a higher learning rate without
 # decay so that a few dozen steps show learning.
 ssl_fast <- list(latent.dim = 16, encoder.dims = 32, epochs = 4, batch.size = 60, lr = 1e-3,
-                 decay.every = 100, queue.size = 120, threads = 1, verbose = FALSE)
+                 decay.every = 100, queue.size = 120, min.steps = 0, threads = 1, verbose = FALSE)
 
 run_ssl <- function(object, ...) do.call(RunSSL, c(list(object), utils::modifyList(ssl_fast, list(...))))
 
@@ -35,13 +35,14 @@ test_that("the same seed gives the same embedding, another seed another one", {
 test_that("Seurat and SingleCellExperiment results are named after the method", {
   d <- small_data()
   seu <- RunSSL(small_seurat(d), method = "vicreg", latent.dim = 8, encoder.dims = 16,
-                epochs = 1, batch.size = 60, threads = 1, verbose = FALSE)
+                epochs = 1, batch.size = 60, min.steps = 0, threads = 1, verbose = FALSE)
   expect_true("vicreg" %in% names(seu@reductions))
   expect_equal(SeuratObject::Key(seu[["vicreg"]]), "VICREG_")
   expect_equal(GetConcordModel(seu, reduction = "vicreg")$params$method, "vicreg")
   sce <- SingleCellExperiment::SingleCellExperiment(assays = list(counts = d$counts), colData = d$meta)
   sce <- RunSSL(sce, method = "barlowtwins", group.by = "batch", latent.dim = 8,
-                encoder.dims = 16, epochs = 1, batch.size = 60, threads = 1, verbose = FALSE)
+                encoder.dims = 16, epochs = 1, batch.size = 60, min.steps = 0, threads = 1,
+                verbose = FALSE)
   expect_equal(dim(SingleCellExperiment::reducedDim(sce, "BARLOWTWINS")), c(ncol(d$counts), 8L))
   expect_equal(GetConcordModel(sce, reduction = "BARLOWTWINS")$batches, levels(factor(d$meta$batch)))
 })
@@ -85,7 +86,8 @@ test_that("RunSSL's defaults are the benchmark's and equal the engine's", {
   expect_equal(eval(r$momentum), c(e$momentum_start, e$momentum_end))
   expect_equal(eval(r$vicreg.weights), c(e$vicreg_invariance, e$vicreg_variance, e$vicreg_covariance))
   expect_equal(r$barlow.lambda, e$barlow_lambda)
-  expect_equal(c(r$latent.dim, r$encoder.dims, r$batch.size, r$epochs), c(64, 128, 256, 200))
+  expect_equal(c(r$latent.dim, r$encoder.dims, r$batch.size), c(64, 128, 256))
+  expect_equal(c(r$epochs, r$min.steps), c(30, 1500))  # measured departures (?RunSSL)
   expect_equal(c(r$lr, r$weight.decay, r$decay.rate, r$decay.every, r$temperature),
                c(1e-4, 1e-6, 0.1, 10, 0.5))
 })
