@@ -36,6 +36,11 @@
 #'   \item the benchmark's BYOL never updates its momentum target; here it follows the
 #'     online network as in BYOL's paper and as the benchmark's MoCo does.
 #' }
+#' The two views of a cell are made by zeroing each of its non-zero values with
+#' probability 0.2 (CONCORD's element mask at the strength of the benchmark's masking,
+#' which its ablation found the most useful augmentation); the benchmark's other
+#' augmentations (Gaussian noise, InnerSwap, CrossOver, MNN, BBKNN) are not offered yet.
+#'
 #' `sampler = "concord"` (with `group.by`) lifted the Total further, to 0.765 (SimCLR)
 #' and 0.760 (VICReg), mostly by better batch mixing.
 #'
