@@ -62,9 +62,10 @@
     .stop("nothing to compute: give 'label' and/or 'batch' (or 'reference', 'expected.betti'), ",
           "or name the families to compute in 'families'.")
   }
+  ctx$constant <- all(vapply(seq_len(ncol(x)), function(j) all(x[, j] == x[1L, j]), logical(1)))
   ctx$sub <- .subsample(n, max.cells, ctx$seed)
   t0 <- proc.time()[["elapsed"]]
-  if (any(c("bio", "batch", "probes") %in% ctx$families)) {
+  if (!ctx$constant && any(c("bio", "batch", "probes") %in% ctx$families)) {
     # One search serves every family: LISI's 90 neighbours (3 x perplexity 30, as
     # scIB), of which the first n.neighbors make the kNN graph.
     ctx$knn <- .knn_graph(x, max(90L, ctx$n.neighbors), ctx$threads)
