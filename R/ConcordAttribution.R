@@ -37,7 +37,7 @@ ConcordAttribution.default <- function(object, model, cells = NULL, max.cells = 
   .check_dots(..., fun = "ConcordAttribution")
   model <- GetConcordModel(model)
   .check_number(max.cells, "max.cells", lower = 1, integer = TRUE)
-  .check_number(seed, "seed", lower = 0, integer = TRUE)
+  .check_number(seed, "seed", lower = 0, upper = .Machine$integer.max, integer = TRUE)
   threads <- .resolve_threads(threads)
   .check_flag(verbose, "verbose")
   x <- .align_features(.normalized_input(object, verbose), model$features)

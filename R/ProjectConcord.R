@@ -45,7 +45,7 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
   model <- GetConcordModel(model)
   .check_flag(verbose, "verbose")
   .check_string(reduction.key, "reduction.key")
-  .check_number(fine.tune.epochs, "fine.tune.epochs", lower = 0, integer = TRUE)
+  .check_number(fine.tune.epochs, "fine.tune.epochs", lower = 0, upper = .Machine$integer.max, integer = TRUE)
   threads <- .resolve_threads(threads)
   device <- .resolve_device(device)
   n.cells <- ncol(query)

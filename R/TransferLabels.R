@@ -53,7 +53,7 @@ TransferLabels.default <- function(query, reference, labels, k = 5, min.confiden
   .check_probability(min.confidence, "min.confidence")
   .check_string(unassigned, "unassigned")
   .check_number(threads, "threads", lower = 1, upper = .max_threads, integer = TRUE)
-  k <- min(as.integer(k), nrow(reference))
+  k <- as.integer(min(k, nrow(reference)))
 
   nn <- .concord_knn(reference, query, k, "cosine", 5e4, as.integer(threads))
   # Cosine distance is 1 - similarity; opposite vectors get no vote rather than a negative one.

@@ -43,7 +43,8 @@
   .check_number(max.cells, "max.cells", lower = 10, integer = TRUE)
   .check_number(geometry.cells, "geometry.cells", lower = 10, integer = TRUE)
   .check_number(topology.cells, "topology.cells", lower = 3, integer = TRUE)
-  .check_number(seed, "seed", integer = TRUE)
+  # The families draw with seed, seed + 1 and seed + 2, all R integers.
+  .check_number(seed, "seed", lower = -.Machine$integer.max, upper = .Machine$integer.max - 2, integer = TRUE)
   .check_number(threads, "threads", lower = 1, upper = .max_threads, integer = TRUE)
   .check_flag(verbose, "verbose")
   if (!is.numeric(resolutions) || !length(resolutions) || any(!is.finite(resolutions)) ||
@@ -54,7 +55,7 @@
     x = x, batch = .cell_factor(batch, "batch", NULL, n), label = .cell_factor(label, "label", NULL, n),
     reference = .check_reference(reference, n), expected.betti = .check_betti(expected.betti),
     n.neighbors = as.integer(min(n.neighbors, n - 1L)), resolutions = resolutions,
-    geometry.cells = as.integer(geometry.cells), topology.cells = as.integer(topology.cells),
+    geometry.cells = as.integer(min(geometry.cells, n)), topology.cells = as.integer(min(topology.cells, n)),
     seed = as.integer(seed), threads = as.integer(threads), verbose = verbose
   )
   ctx$families <- .choose_families(families, ctx$batch, ctx$label, ctx$reference, ctx$expected.betti)

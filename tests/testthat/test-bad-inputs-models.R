@@ -46,6 +46,7 @@ cases <- list(
   list(quote(ProjectConcord(x, model, fine.tune.epochs = 1.5, verbose = FALSE)), "'fine.tune.epochs'"),
   list(quote(ProjectConcord(x, model, fine.tune.epochs = NA, verbose = FALSE)), "'fine.tune.epochs'"),
   list(quote(ProjectConcord(x, model, fine.tune.epochs = c(1, 2), verbose = FALSE)), "'fine.tune.epochs'"),
+  list(quote(ProjectConcord(x, model, fine.tune.epochs = 3e9, verbose = FALSE)), "'fine.tune.epochs'"),
   list(quote(ProjectConcord(x, model, threads = 0, verbose = FALSE)), "'threads'"),
   list(quote(ProjectConcord(x, model, verbose = "yes")), "'verbose'"),
   list(quote(ProjectConcord(x, model, reduction.key = "", verbose = FALSE)), "'reduction.key'"),
@@ -138,6 +139,7 @@ cases <- list(
   list(quote(EvaluateEmbedding(E, batch = b, reference = E[-1, ])), "'reference'"),
   list(quote(EvaluateEmbedding(E, expected.betti = c(1, 1))), "'expected.betti'"),
   list(quote(EvaluateEmbedding(E, batch = b, seed = 1.5)), "'seed'"),
+  list(quote(EvaluateEmbedding(E, batch = b, seed = 3e9)), "'seed'"),
   list(quote(EvaluateEmbedding(E, batch = b, max.cells = 2)), "'max.cells'"),
   list(quote(EvaluateEmbedding(E)), "nothing to compute"),
   list(quote(EvaluateEmbedding("E", batch = b)), "'object' must be a numeric"),
@@ -164,6 +166,7 @@ cases <- list(
   list(quote(ConcordAttribution(x, model, cells = integer(0), verbose = FALSE)), "'cells'"),
   list(quote(ConcordAttribution(x, model, max.cells = 0, verbose = FALSE)), "'max.cells'"),
   list(quote(ConcordAttribution(x, model, seed = -1, verbose = FALSE)), "'seed'"),
+  list(quote(ConcordAttribution(x, model, seed = 3e9, verbose = FALSE)), "'seed'"),
   list(quote(ConcordAttribution(x, "nope", verbose = FALSE)), "no CONCORD model found"),
   list(quote(ConcordAttribution(renamed(x, function(n) paste0("x", n)), model, verbose = FALSE)), "shares none"),
   list(quote(ConcordAttribution(seu, reduction = "umap")), "reduction 'umap' not found"),
@@ -191,6 +194,13 @@ test_that("every bad input is a clear R error and changes nothing", {
   }
   expect_identical(mget(inputs, inherits = TRUE), before)
   expect_gte(length(cases), 70)
+})
+
+test_that("counts beyond R's integers are accepted where they only cap", {
+  expect_equal(nrow(TransferLabels(E[1:5, ], E, type, k = 1e10)), 5)
+  s <- EvaluateEmbedding(E, batch = b, families = "batch", max.cells = 1e10, geometry.cells = 1e10,
+                         topology.cells = 1e10, n.neighbors = 1e10)
+  expect_true(is.finite(s$ASW_batch))
 })
 
 test_that("degenerate embeddings give the documented warning, not a score", {
