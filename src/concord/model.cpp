@@ -61,8 +61,6 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.lat
       in = w;
     }
     decoder_->push_back(torch::nn::Linear(in, n_genes));
-    // Expression is non-negative; the reference ends its decoder with a ReLU too.
-    decoder_->push_back(torch::nn::ReLU());
   }
 }
 
