@@ -26,8 +26,10 @@
 #'   \item kNN sampling searches exactly up to 20,000 cells, IVF-Flat above (the
 #'     reference: always IVF);
 #'   \item the decoder reconstructs the unmasked expression (the reference: the masked
-#'     view) and ends in a ReLU as the reference, so corrected values are never negative;
-#'     it is decoded in blocks of cells, so memory peaks at the result plus one block.
+#'     view) without an output activation (the reference: a final ReLU, which lost
+#'     marker contrast here); its output is clamped at 0, so corrected values are never
+#'     negative. It is decoded in blocks of cells, so memory peaks at the result plus
+#'     one block.
 #' }
 #'
 #' @param object A Seurat object, a SingleCellExperiment, or a features x cells matrix

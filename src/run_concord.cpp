@@ -1,6 +1,7 @@
 // R glue for the trainer: dgCMatrix slots in (no copy), embedding and loss out.
 #include <Rcpp.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "glue_engine.h"
@@ -209,8 +210,11 @@ Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List wei
         for (int c = 0; c < dim; ++c) z[static_cast<size_t>(r) * dim + c] = static_cast<float>(embedding(start + r, c));
       }
       const std::vector<float> e = concord::decode(z, n, n_genes, model, w, domain, threads, glue::interrupt_pending);
+      // Row-major cells x genes is column-major genes x cells. The decoder is trained
+      // without an output activation (a final ReLU, as the reference's, lost marker
+      // contrast: README.md); expression is never negative, so its output is clamped.
       double* dst = out.begin() + static_cast<R_xlen_t>(start) * n_genes;
-      std::copy(e.begin(), e.end(), dst);  // row-major cells x genes is column-major genes x cells
+      std::transform(e.begin(), e.end(), dst, [](float v) { return v > 0.f ? static_cast<double>(v) : 0.0; });
     }
     return out;
   });

@@ -124,7 +124,7 @@ test_that("fine-tuning a model with a decoder keeps each batch's embedding row",
   expect_equal(rows(tuned)[1, ], rows(model)[1, ])
 })
 
-test_that("decoded expression is non-negative", {
+test_that("decoded expression is clamped at zero", {
   d <- small_data()
   emb <- run_fast(d$data, group.by = d$meta$batch, features = rownames(d$data), use.decoder = TRUE,
                   decoder.dims = 16)
