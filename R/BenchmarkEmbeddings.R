@@ -78,14 +78,9 @@ BenchmarkEmbeddings.SingleCellExperiment <- function(object, reductions = NULL, 
 }
 
 .metric_family <- function(metric) {
-  fam <- c(NMI = "bio", ARI = "bio", ASW_label = "bio", cLISI = "bio", isolated_labels = "bio",
-           ASW_batch = "batch", iLISI = "batch", kBET = "batch", graph_connectivity = "batch",
-           PCR_batch = "batch", kNN_accuracy = "probes", kNN_F1 = "probes", KNI = "probes",
-           RbNI = "probes", Bio = "aggregate", Batch = "aggregate", Total = "aggregate")
-  out <- unname(fam[metric])
-  out[is.na(out) & grepl("^betti", metric)] <- "topology"
-  out[is.na(out)] <- "geometry"
-  out
+  fam <- c(stats::setNames(rep(names(.family_metrics), lengths(.family_metrics)), unlist(.family_metrics)),
+           Bio = "aggregate", Batch = "aggregate", Total = "aggregate")
+  unname(fam[metric])
 }
 
 .tidy_scores <- function(runs) {

@@ -37,7 +37,7 @@ ConcordAttribution.default <- function(object, model, cells = NULL, max.cells = 
   .check_dots(..., fun = "ConcordAttribution")
   model <- GetConcordModel(model)
   .check_number(max.cells, "max.cells", lower = 1, integer = TRUE)
-  .check_number(seed, "seed", lower = 0, integer = TRUE)
+  .check_number(seed, "seed", lower = 0, upper = .Machine$integer.max, integer = TRUE)
   threads <- .resolve_threads(threads)
   .check_flag(verbose, "verbose")
   x <- .align_features(.normalized_input(object, verbose), model$features)
@@ -85,7 +85,7 @@ ConcordAttribution.SingleCellExperiment <- function(object, reduction = "CONCORD
 TopAttributedGenes <- function(attribution, n = 10, dims = NULL) {
   attribution <- .check_attribution(attribution)
   .check_number(n, "n", lower = 1, integer = TRUE)
-  dims <- if (is.null(dims)) colnames(attribution) else colnames(attribution[, dims, drop = FALSE])
+  dims <- .attribution_dims(dims, colnames(attribution))
   n <- min(n, nrow(attribution))
   do.call(rbind, lapply(dims, function(d) {
     top <- order(attribution[, d], decreasing = TRUE)[seq_len(n)]
@@ -123,28 +123,52 @@ PlotAttribution <- function(attribution, n = 5, dims = NULL) {
     ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 45, hjust = 1))
 }
 
+# Dimension names from names or indices (NULL: all).
+.attribution_dims <- function(dims, available) {
+  if (is.null(dims)) return(available)
+  ok <- is.atomic(dims) && length(dims) && !anyNA(dims) &&
+    (if (is.character(dims)) all(dims %in% available)
+     else is.numeric(dims) && all(dims == round(dims) & dims >= 1 & dims <= length(available)))
+  if (!ok) {
+    .stop("'dims' must name dimensions of the attribution (", paste(utils::head(available, 3), collapse = ", "),
+          ", ...) or give indices in 1..", length(available), "; got ", .show(dims), ".")
+  }
+  if (is.character(dims)) dims else available[dims]
+}
+
 .check_attribution <- function(a) {
-  if (!is.matrix(a) || !is.numeric(a) || is.null(rownames(a)) || is.null(colnames(a))) {
+  if (!is.matrix(a) || !is.numeric(a) || is.null(rownames(a)) || is.null(colnames(a)) || any(!is.finite(a))) {
     .stop("'attribution' must be the genes x dimensions matrix from ConcordAttribution().")
   }
   a
 }
 
-# Cells as 1-based indices from names, indices or a logical vector (NULL: all).
+# Cells as 1-based indices from names, indices or a logical vector (NULL: all), each
+# cell at most once.
 .cell_indices <- function(cells, names) {
   if (is.null(cells)) return(seq_along(names))
+  n <- length(names)
+  if (!is.atomic(cells) || !length(cells) || anyNA(cells)) {
+    .stop("'cells' must be cell names, indices in 1..", n, " or a logical vector without NA; got ",
+          .show(cells), ".")
+  }
   idx <- if (is.logical(cells)) {
-    if (length(cells) != length(names)) .stop("a logical 'cells' needs one value per cell (", length(names), ").")
+    if (length(cells) != n) .stop("a logical 'cells' needs one value per cell (", n, "); got ", length(cells), ".")
     which(cells)
   } else if (is.character(cells)) {
     m <- match(cells, names)
     if (anyNA(m)) .stop(sum(is.na(m)), " of the 'cells' are not in the data (first: ", cells[is.na(m)][1], ").")
     m
-  } else if (is.numeric(cells) && all(cells == round(cells)) && all(cells >= 1 & cells <= length(names))) {
+  } else if (is.numeric(cells) && all(is.finite(cells)) && all(cells == round(cells)) &&
+             all(cells >= 1 & cells <= n)) {
     as.integer(cells)
   } else {
-    .stop("'cells' must be cell names, indices in 1..", length(names), " or a logical vector.")
+    .stop("'cells' must be cell names, indices in 1..", n, " or a logical vector; got ", .show(cells), ".")
   }
   if (length(idx) == 0L) .stop("'cells' selects no cell.")
-  unique(idx)
+  if (anyDuplicated(idx)) {
+    .stop("'cells' names ", sum(duplicated(idx)), " cell(s) more than once (first: ",
+          cells[duplicated(idx)][1], "); give each cell once.")
+  }
+  idx
 }

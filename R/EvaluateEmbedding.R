@@ -38,6 +38,12 @@
 #' Aggregates as in scIB: `Bio` = mean of the bio metrics, `Batch` = mean of the batch
 #' metrics, `Total` = 0.6 `Bio` + 0.4 `Batch` (NA metrics are left out of the means).
 #'
+#' Degenerate input never scores well: an embedding with every cell at one point gives a
+#' warning and NA for every metric; a cell type whose cells all coincide, or an
+#' embedding without variance, leaves `ASW_batch` and `PCR_batch` NA rather than
+#' perfect. Non-finite values in the embedding, and `batch` or `label` with a single
+#' value or with NA, are errors.
+#'
 #' @param object A cells x dimensions matrix (default method), or a Seurat object or
 #'   SingleCellExperiment holding the embedding as a reduction.
 #' @param batch Batch of each cell: a metadata column name (objects) or a vector with
@@ -102,12 +108,29 @@ EvaluateEmbedding.default <- function(object, batch = NULL, label = NULL, famili
   topology = function(ctx) .metrics_topology(ctx)
 )
 
+# The score columns of each family, in order.
+.family_metrics <- list(
+  bio = c("NMI", "ARI", "ASW_label", "cLISI", "isolated_labels"),
+  batch = c("ASW_batch", "iLISI", "kBET", "graph_connectivity", "PCR_batch"),
+  probes = c("kNN_accuracy", "kNN_F1", "KNI", "RbNI"),
+  geometry = c("trustworthiness", "distance_pearson", "distance_spearman", "distance_kendall",
+               "state_variance_cor"),
+  topology = c(paste0("betti_", 0:2), "betti_match", paste0("betti_entropy_", 0:2))
+)
+
 .evaluate <- function(ctx) {
   scores <- numeric(0)
   details <- list(seconds = c(knn = ctx$knn.seconds))
+  if (ctx$constant) {
+    warning("every cell of the embedding is at the same point, so no metric is defined and ",
+            "all scores are NA; check how the embedding was made (e.g. a collapsed training).",
+            call. = FALSE)
+  }
   for (f in ctx$families) {
     t0 <- proc.time()[["elapsed"]]
-    out <- .family_runners[[f]](ctx)
+    out <- if (ctx$constant) list(scores = stats::setNames(rep(NA_real_, length(.family_metrics[[f]])),
+                                                           .family_metrics[[f]]))
+      else .family_runners[[f]](ctx)
     secs <- proc.time()[["elapsed"]] - t0
     if (ctx$verbose) message(sprintf("%-9s %6.1f s", f, secs))
     scores <- c(scores, out$scores)
@@ -122,11 +145,9 @@ EvaluateEmbedding.default <- function(object, batch = NULL, label = NULL, famili
 
 # scIB's aggregates over whichever of its metrics could be computed.
 .aggregate_scores <- function(scores, families) {
-  bio <- c("NMI", "ARI", "ASW_label", "cLISI", "isolated_labels")
-  bat <- c("ASW_batch", "iLISI", "kBET", "graph_connectivity", "PCR_batch")
   out <- c()
-  if ("bio" %in% families) out["Bio"] <- .mean_or_na(scores[bio])
-  if ("batch" %in% families) out["Batch"] <- .mean_or_na(scores[bat])
+  if ("bio" %in% families) out["Bio"] <- .mean_or_na(scores[.family_metrics$bio])
+  if ("batch" %in% families) out["Batch"] <- .mean_or_na(scores[.family_metrics$batch])
   if (all(c("bio", "batch") %in% families)) out["Total"] <- 0.6 * out[["Bio"]] + 0.4 * out[["Batch"]]
   out
 }

@@ -5,7 +5,11 @@
 #' the query lacks are set to zero, with a warning), and the input is normalized as for
 #' training (raw counts are detected and log-normalized). Optionally the model is first
 #' fine-tuned on the query: contrastive training continues from the reference weights
-#' for `fine.tune.epochs` epochs, with the query's batches as domains.
+#' for `fine.tune.epochs` epochs, with the query's batches as domains. The fine-tuned
+#' model's batches are the reference's followed by the query batches new to it; with a
+#' decoder (`use.decoder` in [RunConcord()]) a query batch of the same name as a
+#' reference batch continues that batch's embedding, and a new one starts from the mean
+#' of the reference batches' embeddings.
 #'
 #' @param query A Seurat object, SingleCellExperiment, or features x cells matrix /
 #'   `dgCMatrix` of the query cells.
@@ -41,7 +45,7 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
   model <- GetConcordModel(model)
   .check_flag(verbose, "verbose")
   .check_string(reduction.key, "reduction.key")
-  .check_number(fine.tune.epochs, "fine.tune.epochs", lower = 0, integer = TRUE)
+  .check_number(fine.tune.epochs, "fine.tune.epochs", lower = 0, upper = .Machine$integer.max, integer = TRUE)
   threads <- .resolve_threads(threads)
   device <- .resolve_device(device)
   n.cells <- ncol(query)
@@ -55,10 +59,20 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
                                                    device = device))
     # Query cells have no labels: a classifier head is carried along, not trained.
     unlabelled <- if (is.null(model$classes)) NULL else factor(rep(NA, ncol(x)), levels = model$classes)
-    fit <- .train_engine(x, batch, params, verbose, initial.weights = model$weights,
-                         classes = unlabelled)
-    model <- .new_model(fit$weights, features = model$features, params = params,
-                        batches = levels(batch), input = model$input, loss = fit$loss,
+    start <- model$weights
+    if (isTRUE(params$decoder)) {
+      start[["domain_embedding.weight"]] <- .query_domain_rows(model, levels(batch))
+      params$n_domains <- nlevels(batch)
+    }
+    fit <- .train_engine(x, batch, params, verbose, initial.weights = start, classes = unlabelled)
+    weights <- fit$weights
+    batches <- union(model$batches, levels(batch))
+    if (isTRUE(params$decoder)) {
+      weights[["domain_embedding.weight"]] <- .merge_domain_rows(model, fit$weights, levels(batch))
+      params$n_domains <- length(batches)
+    }
+    model <- .new_model(weights, features = model$features, params = params,
+                        batches = batches, input = model$input, loss = fit$loss,
                         steps = fit$steps, n.cells = ncol(x), classes = model$classes)
     emb <- fit$embedding
   } else {
@@ -108,4 +122,32 @@ ProjectConcord.SingleCellExperiment <- function(query, model, group.by = NULL, a
   emb <- ProjectConcord.default(x, model, group.by = batch, reduction.key = reduction.key,
                                 verbose = verbose, ...)
   .store_classes(.store_sce(query, emb, reduction.name), attr(emb, "concord")$classes)
+}
+
+# The decoder's batch embedding: one row per batch of model$batches, stored row-major.
+.domain_rows <- function(weights) {
+  w <- weights[["domain_embedding.weight"]]
+  matrix(as.numeric(w), nrow = attr(w, "shape")[1], byrow = TRUE)
+}
+
+.as_weight <- function(m) structure(as.numeric(t(m)), shape = as.numeric(dim(m)))
+
+# Fine-tuning trains on the query's batches: each starts from the reference row of the
+# same name, a batch new to the model from the mean of the reference rows.
+.query_domain_rows <- function(model, query.batches) {
+  ref <- .domain_rows(model$weights)
+  at <- match(query.batches, model$batches)
+  rows <- matrix(colMeans(ref), length(query.batches), ncol(ref), byrow = TRUE)
+  rows[!is.na(at), ] <- ref[at[!is.na(at)], ]
+  .as_weight(rows)
+}
+
+# The fine-tuned rows back into the reference's table: reference batches keep their
+# rows (updated where the query has them), new batches are appended in query order.
+.merge_domain_rows <- function(model, tuned, query.batches) {
+  ref <- .domain_rows(model$weights)
+  tuned <- .domain_rows(tuned)
+  at <- match(query.batches, model$batches)
+  ref[at[!is.na(at)], ] <- tuned[!is.na(at), ]
+  .as_weight(rbind(ref, tuned[is.na(at), , drop = FALSE]))
 }

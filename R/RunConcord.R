@@ -14,6 +14,24 @@
 #' or CUDA where the linked LibTorch has it); a progress bar shows epochs and loss, and
 #' Ctrl-C stops training and leaves the object as it was.
 #'
+#' @details
+#' Departures from the reference besides `min.steps` and `beta` (README.md, "Departures
+#' from the reference"; measurements in bench/README.md):
+#' \itemize{
+#'   \item sampling within a batch draws a fresh permutation every epoch and Adam skips
+#'     parameters without a gradient, both as the reference;
+#'   \item a batch smaller than `batch.size` gives one mini-batch of all its cells (the
+#'     reference: a draw with replacement, repeats dropped);
+#'   \item kNN mode draws its core cells with replacement (the reference: without);
+#'   \item kNN sampling searches exactly up to 20,000 cells, IVF-Flat above (the
+#'     reference: always IVF);
+#'   \item the decoder reconstructs the unmasked expression (the reference: the masked
+#'     view) without an output activation (the reference: a final ReLU, which lost
+#'     marker contrast here); its output is clamped at 0, so corrected values are never
+#'     negative. It is decoded in blocks of cells, so memory peaks at the result plus
+#'     one block.
+#' }
+#'
 #' @param object A Seurat object, a SingleCellExperiment, or a features x cells matrix
 #'   or `dgCMatrix` (default method).
 #' @param group.by Batch of each cell: a metadata column name (Seurat, SCE), or a vector

@@ -3,7 +3,9 @@
 #' Each query cell takes the label voted by its `k` nearest reference cells in the
 #' embedding, each vote weighted by its cosine similarity to the query cell (as
 #' Concerto does). The confidence of a call is the weight of the winning label over the
-#' total weight; calls below `min.confidence` become `unassigned`.
+#' total weight; calls below `min.confidence` become `unassigned`. Cosine similarity
+#' needs a direction: embeddings with non-finite values or all-zero cells (in the query
+#' or the reference) are an error naming the first such cell, to be removed first.
 #'
 #' @param query The query: a cells x dimensions embedding matrix, or a Seurat object /
 #'   SingleCellExperiment holding `reduction` (e.g. made by [ProjectConcord()]).
@@ -51,7 +53,7 @@ TransferLabels.default <- function(query, reference, labels, k = 5, min.confiden
   .check_probability(min.confidence, "min.confidence")
   .check_string(unassigned, "unassigned")
   .check_number(threads, "threads", lower = 1, upper = .max_threads, integer = TRUE)
-  k <- min(as.integer(k), nrow(reference))
+  k <- as.integer(min(k, nrow(reference)))
 
   nn <- .concord_knn(reference, query, k, "cosine", 5e4, as.integer(threads))
   # Cosine distance is 1 - similarity; opposite vectors get no vote rather than a negative one.
@@ -77,10 +79,10 @@ TransferLabels.default <- function(query, reference, labels, k = 5, min.confiden
 TransferLabels.Seurat <- function(query, reference, labels, reduction = "concord",
                                   prefix = "predicted", ...) {
   .require("SeuratObject", "to transfer labels between Seurat objects")
+  .check_string(prefix, "prefix")
   calls <- TransferLabels.default(
     .reduction_of(query, reduction, "query"), .reduction_of(reference, reduction, "reference"),
     labels = .reference_labels(reference, labels), ...)
-  .check_string(prefix, "prefix")
   query[[prefix]] <- calls$label
   query[[paste0(prefix, ".score")]] <- calls$confidence
   query
@@ -91,20 +93,33 @@ TransferLabels.Seurat <- function(query, reference, labels, reduction = "concord
 TransferLabels.SingleCellExperiment <- function(query, reference, labels, reduction = "CONCORD",
                                                 prefix = "predicted", ...) {
   .require("SingleCellExperiment", "to transfer labels between SingleCellExperiments")
+  .check_string(prefix, "prefix")
   calls <- TransferLabels.default(
     .reduction_of(query, reduction, "query"), .reduction_of(reference, reduction, "reference"),
     labels = .reference_labels(reference, labels), ...)
-  .check_string(prefix, "prefix")
   SummarizedExperiment::colData(query)[[prefix]] <- calls$label
   SummarizedExperiment::colData(query)[[paste0(prefix, ".score")]] <- calls$confidence
   query
 }
 
+# A cells x dimensions embedding whose cosine similarities are all defined: finite,
+# and no cell at the origin (a zero vector has no direction).
 .embedding_matrix <- function(x, what) {
   if (inherits(x, c("Seurat", "SingleCellExperiment"))) return(.reduction_of(x, NULL, what))
-  if (!is.matrix(x) || !is.numeric(x) || nrow(x) == 0L || anyNA(x)) {
-    .stop("the ", what, " must be a numeric cells x dimensions embedding without NA, or an ",
-          "object holding one.")
+  if (!is.matrix(x) || !is.numeric(x) || nrow(x) == 0L || ncol(x) == 0L) {
+    .stop("the ", what, " must be a numeric cells x dimensions embedding matrix, or an ",
+          "object holding one; got ", if (is.matrix(x)) paste0("a ", nrow(x), " x ", ncol(x), " ",
+          typeof(x), " matrix") else paste("an object of class", class(x)[1]), ".")
+  }
+  bad <- which(rowSums(!is.finite(x)) > 0)
+  if (length(bad)) {
+    .stop("the ", what, " embedding has ", length(bad), " cell(s) with non-finite values (NA, ",
+          "NaN or Inf; first: row ", bad[1], "); remove those cells or fix the embedding.")
+  }
+  zero <- which(rowSums(x != 0) == 0)
+  if (length(zero)) {
+    .stop("the ", what, " embedding has ", length(zero), " all-zero cell(s) (first: row ", zero[1],
+          "), whose cosine similarity to other cells is undefined; remove those cells.")
   }
   x
 }
@@ -117,14 +132,14 @@ TransferLabels.SingleCellExperiment <- function(query, reference, labels, reduct
       .stop("the ", what, " has no reduction '", reduction, "'; available: ",
             paste(names(object@reductions), collapse = ", "), ".")
     }
-    return(SeuratObject::Embeddings(object, reduction))
+    return(.embedding_matrix(SeuratObject::Embeddings(object, reduction), what))
   }
   reduction <- if (is.null(reduction)) "CONCORD" else reduction
   if (!reduction %in% SingleCellExperiment::reducedDimNames(object)) {
     .stop("the ", what, " has no reducedDim '", reduction, "'; available: ",
           paste(SingleCellExperiment::reducedDimNames(object), collapse = ", "), ".")
   }
-  SingleCellExperiment::reducedDim(object, reduction)
+  .embedding_matrix(as.matrix(SingleCellExperiment::reducedDim(object, reduction)), what)
 }
 
 .reference_labels <- function(reference, labels) {

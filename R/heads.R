@@ -56,6 +56,6 @@
 .decode_expression <- function(emb, model, as, threads) {
   out <- .concord_decode(unclass(emb)[, , drop = FALSE], model$weights, model$params,
                          match(as, model$batches) - 1L, length(model$features), threads)
-  dimnames(out) <- list(rownames(emb), model$features)
-  t(out)
+  dimnames(out) <- list(model$features, rownames(emb))
+  out
 }

@@ -46,9 +46,10 @@
 }
 
 # One value per cell from `x`: a metadata column name, or a vector with one value per
-# cell. `name` is the argument, for messages.
+# cell. `name` is the argument, for messages. Where there is metadata (an object), a
+# single string is always a column name, even for a one-cell object.
 .cell_values <- function(x, name, meta, n.cells) {
-  if (is.character(x) && length(x) == 1L && n.cells != 1L) {
+  if (is.character(x) && length(x) == 1L && (!is.null(meta) || n.cells != 1L)) {
     if (is.null(meta) || !x %in% colnames(meta)) {
       .stop("'", name, "' column '", x, "' not found in the cell metadata",
             if (!is.null(meta) && ncol(meta) > 0L)
@@ -131,6 +132,7 @@
   }
   if (is.null(rownames(x))) rownames(x) <- paste0("gene_", seq_len(nrow(x)))
   if (is.null(colnames(x))) colnames(x) <- paste0("cell_", seq_len(ncol(x)))
+  .check_feature_names(rownames(x))
   if (any(!is.finite(x@x))) {
     .stop("the expression matrix holds ", sum(!is.finite(x@x)), " non-finite value(s) (NA, NaN ",
           "or Inf); remove or replace them first.")
@@ -160,6 +162,22 @@
 .input_counts <- "raw counts, log-normalized (log1p(count / cell total * 10000))"
 .input_lognorm <- "log-normalized values, used as given"
 
+# Features are matched by name (selection, projection onto a model), so a name held by
+# two rows would silently stand for the first of them only.
+.check_feature_names <- function(names) {
+  if (anyNA(names) || any(!nzchar(names))) {
+    .stop("the expression matrix has ", sum(is.na(names) | !nzchar(names)), " feature(s) ",
+          "without a name (NA or \"\"); name every row (e.g. rownames(x) <- ...) first.")
+  }
+  dup <- unique(names[duplicated(names)])
+  if (length(dup)) {
+    .stop("the expression matrix has ", length(dup), " duplicated feature name(s) (",
+          paste(utils::head(dup, 5), collapse = ", "), if (length(dup) > 5) ", ...",
+          "); each name must be one row. Make them unique (rownames(x) <- make.unique(rownames(x))) ",
+          "or sum the duplicated rows (rowsum(x, rownames(x))) first.")
+  }
+}
+
 # The matrix to train on: normalized input restricted to `features` (default: the most
 # variable genes).
 .prepare_expression <- function(x, features, verbose) {
@@ -170,8 +188,9 @@
     if (verbose) message("Using the ", length(features), " most variable genes as features ",
                          "(set 'features' to choose them).")
   } else {
-    if (!is.character(features) || anyNA(features)) {
-      .stop("'features' must be a character vector of feature (gene) names.")
+    if (!is.character(features) || !length(features) || anyNA(features)) {
+      .stop("'features' must be a non-empty character vector of feature (gene) names without NA; ",
+            "got ", .show(features), ".")
     }
     present <- unique(features[features %in% rownames(x)])
     if (length(present) == 0L) {

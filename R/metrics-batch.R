@@ -16,7 +16,10 @@
     cells <- which(lab == l)
     b <- droplevels(bat[cells])
     if (nlevels(b) < 2L || nlevels(b) == length(cells)) return(NA_real_)
-    s <- .concord_silhouette(ctx$x[sub[cells], , drop = FALSE], as.integer(b), nlevels(b), ctx$threads)
+    x <- ctx$x[sub[cells], , drop = FALSE]
+    # Cells all at one point have no silhouette (0 / 0), not a perfect mix.
+    if (all(x == rep(x[1L, ], each = nrow(x)))) return(NA_real_)
+    s <- .concord_silhouette(x, as.integer(b), nlevels(b), ctx$threads)
     mean(1 - abs(s))
   }, numeric(1))
   .mean_or_na(per.type)
@@ -75,6 +78,8 @@
   between <- colSums(group.means^2 * counts)
   total <- colSums(pcs^2)
   r2 <- ifelse(total > 0, between / total, 0)
+  # No variance: no share of it is explained by batch.
+  if (sum(var) <= 0) return(NA_real_)
   sum(var * r2) / sum(var)
 }
 
@@ -83,9 +88,9 @@
 # embedding's variance.
 .pcr_batch <- function(ctx) {
   after <- .pcr(ctx$x, ctx$batch)
-  if (is.null(ctx$reference)) return(1 - after)
+  if (is.null(ctx$reference) || is.na(after)) return(1 - after)
   before <- .pcr(ctx$reference, ctx$batch)
-  if (before <= 0) return(NA_real_)
+  if (is.na(before) || before <= 0) return(NA_real_)
   max(0, (before - after) / before)
 }
 

@@ -43,7 +43,8 @@
   .check_number(max.cells, "max.cells", lower = 10, integer = TRUE)
   .check_number(geometry.cells, "geometry.cells", lower = 10, integer = TRUE)
   .check_number(topology.cells, "topology.cells", lower = 3, integer = TRUE)
-  .check_number(seed, "seed", integer = TRUE)
+  # The families draw with seed, seed + 1 and seed + 2, all R integers.
+  .check_number(seed, "seed", lower = -.Machine$integer.max, upper = .Machine$integer.max - 2, integer = TRUE)
   .check_number(threads, "threads", lower = 1, upper = .max_threads, integer = TRUE)
   .check_flag(verbose, "verbose")
   if (!is.numeric(resolutions) || !length(resolutions) || any(!is.finite(resolutions)) ||
@@ -54,7 +55,7 @@
     x = x, batch = .cell_factor(batch, "batch", NULL, n), label = .cell_factor(label, "label", NULL, n),
     reference = .check_reference(reference, n), expected.betti = .check_betti(expected.betti),
     n.neighbors = as.integer(min(n.neighbors, n - 1L)), resolutions = resolutions,
-    geometry.cells = as.integer(geometry.cells), topology.cells = as.integer(topology.cells),
+    geometry.cells = as.integer(min(geometry.cells, n)), topology.cells = as.integer(min(topology.cells, n)),
     seed = as.integer(seed), threads = as.integer(threads), verbose = verbose
   )
   ctx$families <- .choose_families(families, ctx$batch, ctx$label, ctx$reference, ctx$expected.betti)
@@ -62,9 +63,10 @@
     .stop("nothing to compute: give 'label' and/or 'batch' (or 'reference', 'expected.betti'), ",
           "or name the families to compute in 'families'.")
   }
+  ctx$constant <- all(vapply(seq_len(ncol(x)), function(j) all(x[, j] == x[1L, j]), logical(1)))
   ctx$sub <- .subsample(n, max.cells, ctx$seed)
   t0 <- proc.time()[["elapsed"]]
-  if (any(c("bio", "batch", "probes") %in% ctx$families)) {
+  if (!ctx$constant && any(c("bio", "batch", "probes") %in% ctx$families)) {
     # One search serves every family: LISI's 90 neighbours (3 x perplexity 30, as
     # scIB), of which the first n.neighbors make the kNN graph.
     ctx$knn <- .knn_graph(x, max(90L, ctx$n.neighbors), ctx$threads)

@@ -39,7 +39,7 @@
 #' model <- GetConcordModel(emb)
 #' model
 GetConcordModel <- function(object, reduction = NULL) {
-  if (inherits(object, "ConcordModel")) return(object)
+  if (inherits(object, "ConcordModel")) return(.validate_model(object, "the ConcordModel"))
   model <- if (inherits(object, "Seurat")) {
     reduction <- if (is.null(reduction)) "concord" else reduction
     if (!reduction %in% names(object@reductions)) {
@@ -58,7 +58,7 @@ GetConcordModel <- function(object, reduction = NULL) {
           if (!is.null(reduction)) paste0(" (reduction '", reduction, "')"),
           "; run RunConcord() on it first, or pass a ConcordModel.")
   }
-  model
+  .validate_model(model, paste("this", class(object)[1], "object"))
 }
 
 #' @export
@@ -126,8 +126,20 @@ print.summary.ConcordModel <- function(x, ...) {
 SaveConcordModel <- function(model, file) {
   model <- GetConcordModel(model)
   .check_string(file, "file")
-  saveRDS(list(format = .model_format, format.version = .model_format_version,
-               model = unclass(model)), file)
+  dir <- dirname(path.expand(file))
+  if (!dir.exists(dir)) {
+    .stop("cannot save the model to '", file, "': the directory '", dir, "' does not exist; ",
+          "create it first (dir.create()) or choose another path.")
+  }
+  if (dir.exists(file)) .stop("cannot save the model to '", file, "': it is a directory; give a file name.")
+  if (file.access(dir, 2L) != 0L || (file.exists(file) && file.access(file, 2L) != 0L)) {
+    .stop("cannot save the model to '", file, "': no permission to write there; choose a ",
+          "writable path.")
+  }
+  tryCatch(saveRDS(list(format = .model_format, format.version = .model_format_version,
+                        model = unclass(model)), file),
+           error = function(e) .stop("could not write the model to '", file, "' (",
+                                     conditionMessage(e), "); check the path and free disk space."))
   invisible(file)
 }
 
@@ -147,23 +159,62 @@ LoadConcordModel <- function(file) {
     .stop("'", file, "' was written by a newer concordR (model format ", content$format.version,
           "); update concordR to read it.")
   }
-  .validate_model(structure(content$model, class = "ConcordModel"), file)
+  .validate_model(structure(content$model, class = "ConcordModel"), paste0("'", file, "'"))
 }
 
 # A model whose parts do not fit together is refused here rather than deep in the engine.
 .validate_model <- function(model, what) {
-  parts <- c("weights", "features", "params", "batches", "input", "training", "versions")
-  missing <- setdiff(parts, names(model))
-  bad <- length(missing) > 0L || !is.character(model$features) || !is.list(model$weights)
-  if (!bad) {
-    first <- model$weights[["weight_in"]]
-    bad <- is.null(first) || !identical(as.numeric(attr(first, "shape"))[1], as.numeric(length(model$features))) ||
-      any(vapply(model$weights, function(w) length(w) != prod(attr(w, "shape")), logical(1)))
-  }
-  if (bad) {
-    .stop(what, " holds a damaged CONCORD model",
-          if (length(missing)) paste0(" (missing: ", paste(missing, collapse = ", "), ")"),
-          "; its weights do not fit its features and layers.")
+  problem <- .model_problem(model)
+  if (!is.null(problem)) {
+    .stop(what, " holds a damaged CONCORD model: ", problem, ". Save the model again from the ",
+          "object RunConcord() returned, or retrain it.")
   }
   model
+}
+
+# What is wrong with a model, or NULL.
+.model_problem <- function(model) {
+  missing <- setdiff(c("weights", "features", "params", "batches", "input", "training", "versions"),
+                     names(model))
+  if (length(missing)) return(paste0("missing part(s): ", paste(missing, collapse = ", ")))
+  f <- model$features
+  if (!is.character(f) || !length(f) || anyNA(f) || anyDuplicated(f)) {
+    return("its features are not a set of distinct names")
+  }
+  if (!is.character(model$batches) || !length(model$batches) || anyNA(model$batches)) {
+    return("its batches are not a set of names")
+  }
+  p <- model$params
+  arch <- c("latent_dim", "encoder_dims", "norm", "dropout")
+  if (!is.list(p) || !all(arch %in% names(p))) {
+    return(paste0("its parameters lack the architecture (", paste(arch, collapse = ", "), ")"))
+  }
+  if (isTRUE(p$decoder) && !identical(as.numeric(p$n_domains), as.numeric(length(model$batches)))) {
+    return("its decoder's batch embedding does not match its batches")
+  }
+  if (!is.null(model$classes) && !identical(as.numeric(p$n_classes), as.numeric(length(model$classes)))) {
+    return("its classifier does not match its classes")
+  }
+  w <- model$weights
+  ok <- is.list(w) && length(w) && !is.null(names(w)) &&
+    all(vapply(w, function(v) is.numeric(v) && is.numeric(attr(v, "shape")) &&
+                 length(v) == prod(attr(v, "shape")), logical(1)))
+  if (!ok) return("its weights are not arrays of the shape they record")
+  bad <- names(w)[!vapply(w, function(v) all(is.finite(v)), logical(1))]
+  if (length(bad)) {
+    return(paste0("weight(s) ", paste(utils::head(bad, 3), collapse = ", "),
+                  " hold non-finite values (NaN or Inf)"))
+  }
+  # The engine builds the network the parameters describe and checks every weight
+  # against it, by encoding one empty cell.
+  empty <- Matrix::sparseMatrix(i = integer(0), j = integer(0), x = numeric(0),
+                                dims = c(length(f), 1L))
+  tryCatch({
+    .concord_encode(empty, w, p, 1L, "cpu")
+    NULL
+  }, error = function(e) {
+    shape <- regmatches(conditionMessage(e), regexpr("weights for '[^']*'", conditionMessage(e)))
+    if (length(shape)) paste0("the ", shape, " do not have the shape its features and layers need")
+    else "its weights do not fit its features and layers"
+  })
 }

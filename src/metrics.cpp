@@ -11,12 +11,15 @@
 
 namespace {
 
-std::vector<int64_t> knn_rows(const Rcpp::IntegerMatrix& m) {
+// Row-major 0-based neighbours (-1 for NA) of a 1-based index matrix into n_targets
+// points (by default its own rows, a kNN graph).
+std::vector<int64_t> knn_rows(const Rcpp::IntegerMatrix& m, R_xlen_t n_targets = -1) {
+  if (n_targets < 0) n_targets = m.nrow();
   std::vector<int64_t> out(static_cast<size_t>(m.nrow()) * m.ncol());
   for (int r = 0; r < m.nrow(); ++r) {
     for (int c = 0; c < m.ncol(); ++c) {
       const int v = m(r, c);
-      if (v != NA_INTEGER && (v < 1 || v > m.nrow())) throw std::invalid_argument("kNN index out of range");
+      if (v != NA_INTEGER && (v < 1 || v > n_targets)) throw std::invalid_argument("kNN index out of range");
       out[static_cast<size_t>(r) * m.ncol() + c] = v == NA_INTEGER ? -1 : v - 1;
     }
   }
@@ -74,20 +77,15 @@ Rcpp::NumericVector concord_label_connectivity(Rcpp::IntegerMatrix index, Rcpp::
 }
 
 // Majority label among each row's neighbours (`index` into `labels`, 1-based; NA if none).
+// The query rows and the labelled reference rows are different sets of cells.
 // [[Rcpp::export(.concord_majority_label)]]
 Rcpp::IntegerVector concord_majority_label(Rcpp::IntegerMatrix index, Rcpp::IntegerVector labels,
                                            int n_labels) {
   return glue::engine_call([&] {
-    std::vector<int64_t> nb(static_cast<size_t>(index.nrow()) * index.ncol());
-    for (int r = 0; r < index.nrow(); ++r) {
-      for (int c = 0; c < index.ncol(); ++c) {
-        const int v = index(r, c);
-        if (v != NA_INTEGER && (v < 1 || v > labels.size())) throw std::invalid_argument("kNN index out of range");
-        nb[static_cast<size_t>(r) * index.ncol() + c] = v == NA_INTEGER ? -1 : v - 1;
-      }
-    }
+    const std::vector<int64_t> nb = knn_rows(index, labels.size());
     const std::vector<int> l = codes(labels, labels.size());
-    const std::vector<int> m = concord::majority_label(nb.data(), index.nrow(), index.ncol(), l.data(), n_labels);
+    const std::vector<int> m = concord::majority_label(nb.data(), index.nrow(), index.ncol(), l.data(),
+                                                       labels.size(), n_labels);
     Rcpp::IntegerVector out(index.nrow());
     for (int r = 0; r < index.nrow(); ++r) out[r] = m[r] < 0 ? NA_INTEGER : m[r] + 1;
     return out;

@@ -1,6 +1,7 @@
 // R glue for the trainer: dgCMatrix slots in (no copy), embedding and loss out.
 #include <Rcpp.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "glue_engine.h"
@@ -215,7 +216,8 @@ Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List op
 }
 
 // Expression decoded from a cells x latent embedding as if every cell came from `domain`
-// (0-based): cells x genes.
+// (0-based): genes x cells. Decoded a block of cells at a time straight into the result,
+// so that the peak is the result plus one block, not several copies of the result.
 // [[Rcpp::export(.concord_decode)]]
 Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List weights,
                                    Rcpp::List options, int domain, int n_genes, int threads) {
@@ -223,9 +225,25 @@ Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List wei
     const concord::ModelOptions model = model_from(options);
     if (embedding.ncol() != model.latent_dim)
       throw std::invalid_argument("the embedding does not have the model's latent dimension");
-    return matrix_of(concord::decode(rows_of(embedding), embedding.nrow(), n_genes, model,
-                                     weights_from_r(weights), domain, threads, glue::interrupt_pending),
-                     embedding.nrow(), n_genes);
+    const concord::Weights w = weights_from_r(weights);
+    const int n_cells = embedding.nrow(), dim = embedding.ncol();
+    const int block = std::max(1, (1 << 24) / std::max(1, n_genes));  // 64 MB of floats
+    Rcpp::NumericMatrix out(n_genes, n_cells);
+    std::vector<float> z;
+    for (int start = 0; start < n_cells; start += block) {
+      const int n = std::min(block, n_cells - start);
+      z.resize(static_cast<size_t>(n) * dim);
+      for (int r = 0; r < n; ++r) {
+        for (int c = 0; c < dim; ++c) z[static_cast<size_t>(r) * dim + c] = static_cast<float>(embedding(start + r, c));
+      }
+      const std::vector<float> e = concord::decode(z, n, n_genes, model, w, domain, threads, glue::interrupt_pending);
+      // Row-major cells x genes is column-major genes x cells. The decoder is trained
+      // without an output activation (a final ReLU, as the reference's, lost marker
+      // contrast: README.md); expression is never negative, so its output is clamped.
+      double* dst = out.begin() + static_cast<R_xlen_t>(start) * n_genes;
+      std::transform(e.begin(), e.end(), dst, [](float v) { return v > 0.f ? static_cast<double>(v) : 0.0; });
+    }
+    return out;
   });
 }
 

@@ -36,6 +36,13 @@ void check_labels(const int* labels, int64_t n, int n_labels) {
   }
 }
 
+// Every neighbour of the n x k graph must be -1 or one of the n_targets labelled points.
+void check_knn(const int64_t* knn, int64_t n, int k, int64_t n_targets) {
+  for (int64_t i = 0; i < n * k; ++i) {
+    if (knn[i] < -1 || knn[i] >= n_targets) throw std::invalid_argument("kNN index out of range");
+  }
+}
+
 struct UnionFind {
   std::vector<int64_t> parent;
   explicit UnionFind(int64_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
@@ -93,6 +100,7 @@ std::vector<double> silhouette_samples(const float* x, int64_t n, int dim, const
 std::vector<double> lisi(const int64_t* knn, const float* dist_, int64_t n, int k, const int* labels,
                          int n_labels, double perplexity) {
   check_labels(labels, n, n_labels);
+  check_knn(knn, n, k, n);
   const double log_u = std::log(perplexity);
   std::vector<double> out(n, 1.0), d(k), p(k), mass(n_labels);
   for (int64_t i = 0; i < n; ++i) {
@@ -142,6 +150,7 @@ std::vector<double> kbet_statistics(const int64_t* knn, int64_t n, int k, const 
                                     const std::vector<double>& freq) {
   const int n_labels = static_cast<int>(freq.size());
   check_labels(labels, n, n_labels);
+  check_knn(knn, n, k, n);
   std::vector<double> out(n, 0.0), count(n_labels);
   for (int64_t i = 0; i < n; ++i) {
     std::fill(count.begin(), count.end(), 0.0);
@@ -165,6 +174,7 @@ std::vector<double> kbet_statistics(const int64_t* knn, int64_t n, int k, const 
 std::vector<double> label_connectivity(const int64_t* knn, int64_t n, int k, const int* labels,
                                        int n_labels) {
   check_labels(labels, n, n_labels);
+  check_knn(knn, n, k, n);
   UnionFind uf(n);
   for (int64_t i = 0; i < n; ++i) {
     for (int j = 0; j < k; ++j) {
@@ -185,8 +195,10 @@ std::vector<double> label_connectivity(const int64_t* knn, int64_t n, int k, con
   return out;
 }
 
-std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int* labels, int n_labels) {
-  check_labels(labels, n, n_labels);
+std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int* labels,
+                                int64_t n_targets, int n_labels) {
+  check_labels(labels, n_targets, n_labels);
+  check_knn(knn, n, k, n_targets);
   std::vector<int> out(n, -1), count(n_labels, 0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t* nb = knn + i * k;

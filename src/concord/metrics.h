@@ -34,9 +34,11 @@ std::vector<double> kbet_statistics(const int64_t* knn, int64_t n, int k, const 
 std::vector<double> label_connectivity(const int64_t* knn, int64_t n, int k, const int* labels,
                                        int n_labels);
 
-// The label most frequent among each point's neighbours; ties go to the label of the
-// nearer neighbour. Points without neighbours get -1.
-std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int* labels, int n_labels);
+// The label most frequent among each of n query points' neighbours, which index the
+// n_targets points of `labels` (another set than the queries: a reference); ties go to
+// the label of the nearer neighbour. Points without neighbours get -1.
+std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int* labels,
+                                int64_t n_targets, int n_labels);
 
 // UMAP's fuzzy membership of each kNN edge (McInnes et al. 2018, as scanpy's
 // connectivities): exp(-(d - rho_i) / sigma_i), sigma_i found so that the memberships

@@ -67,21 +67,23 @@ TEST_CASE("metric: silhouette is the same on 1 and 2 threads", "[metric]") {
 }
 
 TEST_CASE("metric: LISI counts effective labels in a neighbourhood", "[metric]") {
-  // Four equidistant neighbours: equal weights whatever the bandwidth.
-  const std::vector<int64_t> knn = {1, 2, 3, 4};
-  const std::vector<float> d = {1, 1, 1, 1};
+  // Five points, each with the four others as equidistant neighbours: equal weights
+  // whatever the bandwidth. Point 0 is checked.
+  const std::vector<int64_t> knn = {1, 2, 3, 4, 0, 2, 3, 4, 0, 1, 3, 4, 0, 1, 2, 4, 0, 1, 2, 3};
+  const std::vector<float> d(20, 1.f);
   std::vector<int> l = {0, 0, 1, 0, 1};
-  CHECK(concord::lisi(knn.data(), d.data(), 1, 4, l.data(), 2, 2.0)[0] == Approx(2.0));
+  CHECK(concord::lisi(knn.data(), d.data(), 5, 4, l.data(), 2, 2.0)[0] == Approx(2.0));
   l = {0, 0, 0, 0, 0};
-  CHECK(concord::lisi(knn.data(), d.data(), 1, 4, l.data(), 2, 2.0)[0] == Approx(1.0));
+  CHECK(concord::lisi(knn.data(), d.data(), 5, 4, l.data(), 2, 2.0)[0] == Approx(1.0));
   l = {0, 0, 1, 2, 3};
-  CHECK(concord::lisi(knn.data(), d.data(), 1, 4, l.data(), 4, 2.0)[0] == Approx(4.0));
+  CHECK(concord::lisi(knn.data(), d.data(), 5, 4, l.data(), 4, 2.0)[0] == Approx(4.0));
 }
 
 TEST_CASE("metric: kBET statistic is Pearson's chi-squared", "[metric]") {
-  const std::vector<int64_t> knn = {1, 2, 3, 4, 1, 2, 1, 2};
+  // Points 0 and 1 are checked; the graph covers all five points.
+  const std::vector<int64_t> knn = {1, 2, 3, 4, 1, 2, 1, 2, 0, 1, 3, 4, 0, 1, 2, 4, 0, 1, 2, 3};
   const std::vector<int> l = {0, 0, 0, 1, 1};
-  const auto s = concord::kbet_statistics(knn.data(), 2, 4, l.data(), {0.5, 0.5});
+  const auto s = concord::kbet_statistics(knn.data(), 5, 4, l.data(), {0.5, 0.5});
   CHECK(s[0] == Approx(0.0));   // 2 and 2 observed, 2 and 2 expected
   CHECK(s[1] == Approx(4.0));   // 4 and 0 observed: (2^2 + 2^2) / 2
 }
@@ -99,9 +101,29 @@ TEST_CASE("metric: graph connectivity is the largest same-label component", "[me
 TEST_CASE("metric: majority label breaks ties by the nearer neighbour", "[metric]") {
   const std::vector<int64_t> knn = {0, 1, 2, 3, 2, 3, 0, -1};
   const std::vector<int> l = {0, 1, 1, 0};
-  const auto m = concord::majority_label(knn.data(), 2, 4, l.data(), 2);
+  const auto m = concord::majority_label(knn.data(), 2, 4, l.data(), static_cast<int64_t>(l.size()), 2);
   CHECK(m[0] == 0);  // two of each; label 0 is nearest
   CHECK(m[1] == 0);  // labels 1, 0, 0 (and one missing neighbour)
+}
+
+TEST_CASE("metric: majority label of more queries than labelled targets", "[metric]") {
+  // Five query points voting among two reference points: the labels are read only
+  // within the reference, however many queries there are.
+  const std::vector<int64_t> knn = {0, 1, 1, 0, 1, -1, 0, -1, 1, 1};
+  const std::vector<int> l = {1, 0};
+  const auto m = concord::majority_label(knn.data(), 5, 2, l.data(), 2, 2);
+  CHECK(m == std::vector<int>{1, 0, 0, 1, 0});
+  const std::vector<int64_t> beyond = {0, 2};
+  CHECK_THROWS_AS(concord::majority_label(beyond.data(), 1, 2, l.data(), 2, 2), std::invalid_argument);
+}
+
+TEST_CASE("metric: kNN graphs pointing past the points are refused", "[metric]") {
+  const std::vector<int64_t> knn = {1, 2};
+  const std::vector<int> l = {0, 1};
+  const std::vector<float> d = {1.f, 1.f};
+  CHECK_THROWS_AS(concord::label_connectivity(knn.data(), 2, 1, l.data(), 2), std::invalid_argument);
+  CHECK_THROWS_AS(concord::kbet_statistics(knn.data(), 2, 1, l.data(), {0.5, 0.5}), std::invalid_argument);
+  CHECK_THROWS_AS(concord::lisi(knn.data(), d.data(), 2, 1, l.data(), 2, 1.0), std::invalid_argument);
 }
 
 TEST_CASE("metric: fuzzy weights sum to log2(k) and start at 1", "[metric]") {
