@@ -2,11 +2,13 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/AuxIndexStructures.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 
 #include "threads.h"
@@ -85,15 +87,30 @@ KnnIndex::~KnnIndex() = default;
 
 bool KnnIndex::exact() const { return impl_->quantizer == nullptr; }
 
+namespace {
+
+// Rows of `queries` as the index stores them: L2-normalised for cosine.
+const float* prepared(const float* queries, int64_t nq, int dim, Metric metric,
+                      std::vector<float>& normalised) {
+  if (metric != Metric::cosine) return queries;
+  normalised.assign(queries, queries + nq * dim);
+  normalize_rows(normalised.data(), nq, dim);
+  return normalised.data();
+}
+
+// Faiss reports squared L2 (tiny negative values come from rounding).
+float from_squared(float d2, Metric metric) {
+  d2 = std::max(0.0f, d2);
+  return metric == Metric::cosine ? d2 / 2.0f : std::sqrt(d2);
+}
+
+}  // namespace
+
 void KnnIndex::search(const float* queries, int64_t nq, int k, std::vector<int64_t>& indices,
                       std::vector<float>& distances) const {
   if (k < 1) throw std::invalid_argument("k must be at least 1");
   std::vector<float> normalised;
-  if (options_.metric == Metric::cosine) {
-    normalised.assign(queries, queries + nq * dim_);
-    normalize_rows(normalised.data(), nq, dim_);
-    queries = normalised.data();
-  }
+  queries = prepared(queries, nq, dim_, options_.metric, normalised);
   std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(nq) * k);
   distances.resize(static_cast<size_t>(nq) * k);
   {
@@ -105,9 +122,41 @@ void KnnIndex::search(const float* queries, int64_t nq, int k, std::vector<int64
     if (labels[i] < 0) {
       distances[i] = std::numeric_limits<float>::infinity();
     } else {
-      // Faiss reports squared L2; tiny negative values come from rounding.
-      const float d2 = std::max(0.0f, distances[i]);
-      distances[i] = options_.metric == Metric::cosine ? d2 / 2.0f : std::sqrt(d2);
+      distances[i] = from_squared(distances[i], options_.metric);
+    }
+  }
+}
+
+void KnnIndex::radius_search(const float* queries, int64_t nq, float radius,
+                             std::vector<int64_t>& offsets, std::vector<int64_t>& indices,
+                             std::vector<float>& distances) const {
+  if (!(radius >= 0)) throw std::invalid_argument("radius must be a number >= 0");
+  std::vector<float> normalised;
+  queries = prepared(queries, nq, dim_, options_.metric, normalised);
+  // Faiss compares squared L2 with a strict '<'; the nudge keeps points at distance
+  // exactly `radius`, as a radius neighbourhood (|a - b| <= r) includes them.
+  const float limit = options_.metric == Metric::cosine ? 2.0f * radius : radius * radius;
+  faiss::RangeSearchResult found(nq);
+  {
+    OmpThreads scope(threads_);
+    impl_->index->range_search(nq, queries, std::nextafter(limit, std::numeric_limits<float>::infinity()),
+                               &found);
+  }
+  offsets.assign(found.lims, found.lims + nq + 1);
+  indices.resize(offsets[nq]);
+  distances.resize(offsets[nq]);
+  std::vector<int64_t> order;
+  for (int64_t q = 0; q < nq; ++q) {
+    const int64_t start = offsets[q], count = offsets[q + 1] - start;
+    order.resize(count);
+    std::iota(order.begin(), order.end(), start);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return found.distances[a] < found.distances[b] ||
+             (found.distances[a] == found.distances[b] && found.labels[a] < found.labels[b]);
+    });
+    for (int64_t j = 0; j < count; ++j) {
+      indices[start + j] = found.labels[order[j]];
+      distances[start + j] = from_squared(found.distances[order[j]], options_.metric);
     }
   }
 }

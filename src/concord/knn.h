@@ -33,6 +33,12 @@ class KnnIndex {
   void search(const float* queries, int64_t nq, int k, std::vector<int64_t>& indices,
               std::vector<float>& distances) const;
 
+  // Every indexed point within distance `radius` of each query row (on an IVF index,
+  // those in the probed lists). The neighbours of query q are indices[offsets[q]] to
+  // indices[offsets[q + 1] - 1], nearest first, with their distances alongside.
+  void radius_search(const float* queries, int64_t nq, float radius, std::vector<int64_t>& offsets,
+                     std::vector<int64_t>& indices, std::vector<float>& distances) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

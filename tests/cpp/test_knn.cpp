@@ -122,3 +122,23 @@ TEST_CASE("an interrupt stops building the index", "[knn]") {
   CHECK_THROWS_AS(concord::KnnIndex(data.data(), 2000, 4, concord::KnnOptions(), 1, stop),
                   concord::Interrupted);
 }
+
+TEST_CASE("radius search returns every point within the radius, nearest first", "[knn]") {
+  // Points on a line at 0, 0.5, 1, 2, 3.5; the boundary (distance exactly 1) is inside.
+  const std::vector<float> x = {0, 0, 0.5f, 0, 1, 0, 2, 0, 3.5f, 0};
+  for (int64_t exact_max : {100, 2}) {
+    KnnOptions o;
+    o.exact_max = exact_max;
+    o.nlist = 1;  // one IVF list: the probed lists hold every point
+    KnnIndex index(x.data(), 5, 2, o);
+    const std::vector<float> q = {1, 0, 10, 0};
+    std::vector<int64_t> offsets, idx;
+    std::vector<float> dist;
+    index.radius_search(q.data(), 2, 1.0f, offsets, idx, dist);
+    REQUIRE(offsets == std::vector<int64_t>{0, 4, 4});
+    CHECK(idx == std::vector<int64_t>{2, 1, 0, 3});
+    CHECK(dist[0] == Approx(0).margin(1e-6));
+    CHECK(dist[1] == Approx(0.5));
+    CHECK(dist[3] == Approx(1));
+  }
+}
