@@ -21,9 +21,15 @@
 #'     share of batch in the embedding's principal components.}
 #'   \item{`"probes"`}{(needs `label`) `kNN_accuracy`, `kNN_F1` (macro): a kNN
 #'     classifier trained on a seeded 80\% of cells, scored on the rest; with `batch`,
-#'     `KNI`: share of cells whose `n.neighbors` nearest cells from other batches carry,
-#'     by majority, their own label, and `RbNI`: the same counting only those neighbours
-#'     within a radius (the median distance to the `n.neighbors`-th neighbour).}
+#'     `KNI` and `RbNI` as BA-scVI defines them (Diaz-Mejia et al., Methods), on the
+#'     embedding centred and scaled per dimension by its interquartile range (25\% to
+#'     75\%). `KNI`: of each cell's `kni.k` nearest cells, those from other batches vote
+#'     its label (the most common; a tie goes to the nearest); a cell with fewer than
+#'     `kni.tau` of them is an outlier. `RbNI`: the same with the cells within
+#'     `rbni.radius`, a cell being an outlier when there are none or when under
+#'     `rbni.share` of them are from other batches. Each is the share of all cells that
+#'     are not outliers and whose vote is their own label (outliers count as wrong, so
+#'     separated batches score 0); the shares of outliers are in the details.}
 #'   \item{`"geometry"`}{(needs `reference`) `trustworthiness`: mean over k = 10, 20,
 #'     ..., 100; `distance_pearson`, `distance_spearman`, `distance_kendall`:
 #'     correlations of pairwise distances with the reference; `state_variance_cor`:
@@ -34,6 +40,14 @@
 #'     curve keeps over the longest range of scales (up to the largest finite death);
 #'     `betti_match`: share of them equal to `expected.betti`; `betti_entropy_0` to
 #'     `_2`: normalized entropy of each Betti curve over the scales.}
+#'   \item{`"proxy"`}{(needs `batch` and `reference`, no labels; computed only when
+#'     named in `families`) scCRAFT's annotation-free proxy of biological conservation
+#'     (He et al. 2025), for tuning without annotations: within each batch, Leiden
+#'     clusters at `proxy.resolution` of the unintegrated `reference` (its first 50
+#'     principal components, `n.neighbors` neighbours) serve as pseudo-labels;
+#'     `proxy_NMI`, `proxy_ARI`: NMI and ARI of the embedding's Leiden clusters against
+#'     them within each batch, averaged over batches, at the resolution among
+#'     `resolutions` of best `proxy_NMI`. Not part of `Bio`, `Batch` or `Total`.}
 #' }
 #' Aggregates as in scIB: `Bio` = mean of the bio metrics, `Batch` = mean of the batch
 #' metrics, `Total` = 0.6 `Bio` + 0.4 `Batch` (NA metrics are left out of the means).
@@ -50,8 +64,8 @@
 #'   one value per cell; `NULL` skips the metrics that need it.
 #' @param label Cell type (or state) of each cell, given like `batch`.
 #' @param families Metric families to compute, among `"bio"`, `"batch"`, `"probes"`,
-#'   `"geometry"`, `"topology"`. `NULL`: every family whose inputs are given
-#'   (`"topology"` when `expected.betti` is given).
+#'   `"geometry"`, `"topology"`, `"proxy"`. `NULL`: every family whose inputs are given
+#'   (`"topology"` when `expected.betti` is given), except `"proxy"`.
 #' @param reference A reference space, cells x features with one row per cell (matrix
 #'   or sparse Matrix; for objects also the name of a reduction, or of an assay whose
 #'   log-normalized values are used), for `"geometry"` and `PCR_batch`.
@@ -64,6 +78,14 @@
 #'   `isolated_labels`), whose cost is quadratic.
 #' @param geometry.cells Cells subsampled for the geometry metrics.
 #' @param topology.cells Cells subsampled for persistent homology.
+#' @param kni.k,kni.tau `KNI`'s neighbours and the fewest of them from other batches
+#'   below which a cell is an outlier (the paper's 50 and 40; `kni.tau` at most `kni.k`).
+#'   With fewer than `kni.k + 1` cells, all other cells are the neighbours.
+#' @param rbni.radius,rbni.share `RbNI`'s radius, in units of the interquartile ranges,
+#'   and the smallest share of neighbours from other batches for a cell not to be an
+#'   outlier (the paper's 1 and 0.8).
+#' @param proxy.resolution Leiden resolution of the within-batch pseudo-labels of the
+#'   `"proxy"` family (scCRAFT's low resolution, 0.5).
 #' @param seed Seed of every subsample and of Leiden; the user's random state is kept.
 #' @param threads CPU threads of the compiled loops and Faiss.
 #' @param verbose Report each family and its run time.
@@ -80,6 +102,10 @@
 #' batch <- rep(c("x", "y"), 90)
 #' emb <- matrix(rnorm(180 * 5), 180) + 4 * outer(as.integer(factor(type)), rep(1, 5))
 #' EvaluateEmbedding(emb, batch = batch, label = type, resolutions = c(0.5, 1))
+#' # Without labels: scCRAFT's proxy, against the data before batch correction
+#' before <- emb + 3 * (batch == "y")
+#' EvaluateEmbedding(emb, batch = batch, reference = before, families = "proxy",
+#'                   resolutions = c(0.5, 1))
 EvaluateEmbedding <- function(object, ...) UseMethod("EvaluateEmbedding")
 
 #' @rdname EvaluateEmbedding
@@ -88,14 +114,16 @@ EvaluateEmbedding.default <- function(object, batch = NULL, label = NULL, famili
                                       reference = NULL, expected.betti = NULL,
                                       n.neighbors = 15, resolutions = seq(0.1, 2, by = 0.1),
                                       max.cells = 10000, geometry.cells = 1000,
-                                      topology.cells = 300, seed = 0, threads = 1,
-                                      verbose = FALSE, ...) {
+                                      topology.cells = 300, kni.k = 50, kni.tau = 40,
+                                      rbni.radius = 1, rbni.share = 0.8, proxy.resolution = 0.5,
+                                      seed = 0, threads = 1, verbose = FALSE, ...) {
   .check_dots(..., fun = "EvaluateEmbedding")
   ctx <- .evaluation_context(
     object, batch = batch, label = label, families = families, reference = reference,
     expected.betti = expected.betti, n.neighbors = n.neighbors, resolutions = resolutions,
     max.cells = max.cells, geometry.cells = geometry.cells, topology.cells = topology.cells,
-    seed = seed, threads = threads, verbose = verbose
+    seed = seed, threads = threads, verbose = verbose, kni.k = kni.k, kni.tau = kni.tau,
+    rbni.radius = rbni.radius, rbni.share = rbni.share, proxy.resolution = proxy.resolution
   )
   .evaluate(ctx)
 }
@@ -105,7 +133,8 @@ EvaluateEmbedding.default <- function(object, batch = NULL, label = NULL, famili
   batch = function(ctx) .metrics_batch(ctx),
   probes = function(ctx) .metrics_probes(ctx),
   geometry = function(ctx) .metrics_geometry(ctx),
-  topology = function(ctx) .metrics_topology(ctx)
+  topology = function(ctx) .metrics_topology(ctx),
+  proxy = function(ctx) .metrics_proxy(ctx)
 )
 
 # The score columns of each family, in order.
@@ -115,7 +144,8 @@ EvaluateEmbedding.default <- function(object, batch = NULL, label = NULL, famili
   probes = c("kNN_accuracy", "kNN_F1", "KNI", "RbNI"),
   geometry = c("trustworthiness", "distance_pearson", "distance_spearman", "distance_kendall",
                "state_variance_cor"),
-  topology = c(paste0("betti_", 0:2), "betti_match", paste0("betti_entropy_", 0:2))
+  topology = c(paste0("betti_", 0:2), "betti_match", paste0("betti_entropy_", 0:2)),
+  proxy = c("proxy_NMI", "proxy_ARI")
 )
 
 .evaluate <- function(ctx) {

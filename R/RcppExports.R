@@ -9,6 +9,10 @@
     .Call(`_concordR_concord_blas_kernels`)
 }
 
+.concord_neighbour_intersection <- function(x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads) {
+    .Call(`_concordR_concord_neighbour_intersection`, x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads)
+}
+
 .concord_knn <- function(data, query, k, metric, exact_max, threads) {
     .Call(`_concordR_concord_knn`, data, query, k, metric, exact_max, threads)
 }

@@ -57,22 +57,28 @@
 
 # Variance of the data explained by batch: R^2 of a one-way regression of each
 # principal component on batch, weighted by the component's variance (scIB's pcr).
-.pcr <- function(x, batch, n.comps = 50L) {
+# The first n.comps principal components of x (dense or sparse, cells x features):
+# scores `x` and variances `var`.
+.principal_components <- function(x, n.comps = 50L) {
   n <- nrow(x)
   k <- min(n.comps, ncol(x), n - 1L)
   mu <- Matrix::colMeans(x)
   if (ncol(x) > 2000L) {
     .require("irlba", "for principal components of a reference with more than 2000 features")
     pca <- irlba::prcomp_irlba(x, n = k, center = mu, scale. = FALSE)
-    pcs <- pca$x
-    var <- pca$sdev^2
-  } else {
-    cov <- as.matrix(Matrix::crossprod(x) - n * tcrossprod(mu)) / (n - 1)
-    e <- eigen(cov, symmetric = TRUE)
-    v <- e$vectors[, seq_len(k), drop = FALSE]
-    pcs <- as.matrix(x %*% v) - matrix(drop(mu %*% v), n, k, byrow = TRUE)
-    var <- pmax(e$values[seq_len(k)], 0)
+    return(list(x = pca$x, var = pca$sdev^2))
   }
+  cov <- as.matrix(Matrix::crossprod(x) - n * tcrossprod(mu)) / (n - 1)
+  e <- eigen(cov, symmetric = TRUE)
+  v <- e$vectors[, seq_len(k), drop = FALSE]
+  list(x = as.matrix(x %*% v) - matrix(drop(mu %*% v), n, k, byrow = TRUE),
+       var = pmax(e$values[seq_len(k)], 0))
+}
+
+.pcr <- function(x, batch, n.comps = 50L) {
+  pca <- .principal_components(x, n.comps)
+  pcs <- pca$x
+  var <- pca$var
   counts <- as.numeric(table(batch))
   group.means <- rowsum(pcs, batch) / counts
   between <- colSums(group.means^2 * counts)

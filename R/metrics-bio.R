@@ -51,20 +51,30 @@
   igraph::graph_from_adjacency_matrix(sym, mode = "undirected", weighted = TRUE, diag = FALSE)
 }
 
-# NMI and ARI of the labels against Leiden clusters at each resolution; scIB reports the
-# clustering of best NMI.
-.metric_nmi_ari <- function(ctx) {
+# Leiden clusters (modularity) of a weighted graph, seeded.
+.leiden <- function(g, resolution, seed) {
+  .with_seed(seed, igraph::cluster_leiden(
+    g, objective_function = "modularity", weights = igraph::E(g)$weight,
+    resolution_parameter = resolution, n_iterations = 2L
+  ))$membership
+}
+
+# Clusters of the embedding's kNN graph at each resolution, each scored by `score`
+# (clusters -> c(NMI, ARI)); the scores of the clustering of best NMI, as scIB reports.
+.clustering_curve <- function(ctx, score) {
   g <- .fuzzy_graph(ctx$knn, ctx$n.neighbors)
   rows <- lapply(ctx$resolutions, function(r) {
-    cl <- .with_seed(ctx$seed, igraph::cluster_leiden(
-      g, objective_function = "modularity", weights = igraph::E(g)$weight,
-      resolution_parameter = r, n_iterations = 2L
-    ))$membership
-    data.frame(resolution = r, clusters = max(cl), NMI = .nmi(ctx$label, cl), ARI = .ari(ctx$label, cl))
+    cl <- .leiden(g, r, ctx$seed)
+    s <- score(cl)
+    data.frame(resolution = r, clusters = max(cl), NMI = s[["NMI"]], ARI = s[["ARI"]])
   })
   curve <- do.call(rbind, rows)
   best <- which.max(curve$NMI)
   list(scores = c(NMI = curve$NMI[best], ARI = curve$ARI[best]), clustering = curve)
+}
+
+.metric_nmi_ari <- function(ctx) {
+  .clustering_curve(ctx, function(cl) c(NMI = .nmi(ctx$label, cl), ARI = .ari(ctx$label, cl)))
 }
 
 # Silhouette of the subsampled cells by cell type, shared by ASW_label and

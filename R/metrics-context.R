@@ -1,7 +1,7 @@
 # Checks EvaluateEmbedding()'s arguments and gathers what the metric families share
 # (the embedding, annotations, subsample, kNN graph) into one list.
 
-.all_families <- c("bio", "batch", "probes", "geometry", "topology")
+.all_families <- c("bio", "batch", "probes", "geometry", "topology", "proxy")
 
 .choose_families <- function(families, batch, label, reference, expected.betti) {
   if (is.null(families)) {
@@ -15,11 +15,13 @@
           "; got ", paste(format(families), collapse = ", "), ".")
   }
   need <- list(bio = list(label, "label"), batch = list(batch, "batch"),
-               probes = list(label, "label"), geometry = list(reference, "reference"))
-  for (f in intersect(families, names(need))) {
-    if (is.null(need[[f]][[1]])) {
-      .stop("'families' includes \"", f, "\", which needs '", need[[f]][[2]], "'; give '",
-            need[[f]][[2]], "' or leave \"", f, "\" out.")
+               probes = list(label, "label"), geometry = list(reference, "reference"),
+               proxy = list(batch, "batch"), proxy = list(reference, "reference"))
+  for (i in which(names(need) %in% families)) {
+    f <- names(need)[i]
+    if (is.null(need[[i]][[1]])) {
+      .stop("'families' includes \"", f, "\", which needs '", need[[i]][[2]], "'; give '",
+            need[[i]][[2]], "' or leave \"", f, "\" out.")
     }
   }
   unique(families)
@@ -36,7 +38,8 @@
 
 .evaluation_context <- function(x, batch, label, families, reference, expected.betti,
                                 n.neighbors, resolutions, max.cells, geometry.cells,
-                                topology.cells, seed, threads, verbose) {
+                                topology.cells, seed, threads, verbose, kni.k, kni.tau,
+                                rbni.radius, rbni.share, proxy.resolution) {
   x <- .check_embedding(x)
   n <- nrow(x)
   .check_number(n.neighbors, "n.neighbors", lower = 1, integer = TRUE)
@@ -47,6 +50,11 @@
   .check_number(seed, "seed", lower = -.Machine$integer.max, upper = .Machine$integer.max - 2, integer = TRUE)
   .check_number(threads, "threads", lower = 1, upper = .max_threads, integer = TRUE)
   .check_flag(verbose, "verbose")
+  .check_number(kni.k, "kni.k", lower = 1, upper = .Machine$integer.max, integer = TRUE)
+  .check_number(kni.tau, "kni.tau", lower = 0, upper = kni.k, integer = TRUE)
+  .check_number(rbni.radius, "rbni.radius", lower = 0)
+  .check_probability(rbni.share, "rbni.share")
+  .check_number(proxy.resolution, "proxy.resolution", lower = 0, lower.open = TRUE)
   if (!is.numeric(resolutions) || !length(resolutions) || any(!is.finite(resolutions)) ||
       any(resolutions <= 0)) {
     .stop("'resolutions' must be positive numbers (Leiden resolutions); got ", .show(resolutions), ".")
@@ -56,7 +64,9 @@
     reference = .check_reference(reference, n), expected.betti = .check_betti(expected.betti),
     n.neighbors = as.integer(min(n.neighbors, n - 1L)), resolutions = resolutions,
     geometry.cells = as.integer(min(geometry.cells, n)), topology.cells = as.integer(min(topology.cells, n)),
-    seed = as.integer(seed), threads = as.integer(threads), verbose = verbose
+    seed = as.integer(seed), threads = as.integer(threads), verbose = verbose,
+    kni.k = as.integer(kni.k), kni.tau = as.integer(kni.tau), rbni.radius = rbni.radius,
+    rbni.share = rbni.share, proxy.resolution = proxy.resolution
   )
   ctx$families <- .choose_families(families, ctx$batch, ctx$label, ctx$reference, ctx$expected.betti)
   if (!length(ctx$families)) {
@@ -66,7 +76,7 @@
   ctx$constant <- all(vapply(seq_len(ncol(x)), function(j) all(x[, j] == x[1L, j]), logical(1)))
   ctx$sub <- .subsample(n, max.cells, ctx$seed)
   t0 <- proc.time()[["elapsed"]]
-  if (!ctx$constant && any(c("bio", "batch", "probes") %in% ctx$families)) {
+  if (!ctx$constant && any(c("bio", "batch", "probes", "proxy") %in% ctx$families)) {
     # One search serves every family: LISI's 90 neighbours (3 x perplexity 30, as
     # scIB), of which the first n.neighbors make the kNN graph.
     ctx$knn <- .knn_graph(x, max(90L, ctx$n.neighbors), ctx$threads)

@@ -32,32 +32,22 @@
   c(kNN_accuracy = mean(!is.na(pred) & pred == truth), kNN_F1 = .macro_f1(truth, pred))
 }
 
-# KNI and RbNI: the share of cells whose nearest neighbours from the other batches
-# carry, by majority, the cell's own label. KNI takes the k nearest cross-batch
-# neighbours; RbNI only those of them within a radius, the median distance of a cell to
-# its k-th neighbour in any batch (a cell with none inside the radius counts as a miss).
+# KNI and RbNI as the BA-scVI paper defines them (Diaz-Mejia et al., Methods), computed
+# in the engine on the embedding scaled by its interquartile ranges: the share of cells
+# that are not outliers (too few neighbours from other batches) and whose neighbours
+# from other batches carry, by majority, their own label. Details: the share of outliers.
 .neighbour_intersection <- function(ctx) {
-  k <- min(ctx$n.neighbors, ncol(ctx$knn$index))
-  radius <- stats::median(ctx$knn$distance[, k], na.rm = TRUE)
-  lab <- as.integer(ctx$label)
-  hit.k <- hit.r <- logical(nrow(ctx$x))
-  for (b in levels(ctx$batch)) {
-    own <- which(ctx$batch == b)
-    other <- which(ctx$batch != b)
-    nn <- .concord_knn(ctx$x[other, , drop = FALSE], ctx$x[own, , drop = FALSE],
-                       min(k, length(other)), "euclidean", 20000, ctx$threads)
-    maj <- .concord_majority_label(nn$index, lab[other], nlevels(ctx$label))
-    hit.k[own] <- !is.na(maj) & maj == lab[own]
-    near <- nn$index
-    near[is.na(nn$distance) | nn$distance > radius] <- NA_integer_
-    maj <- .concord_majority_label(near, lab[other], nlevels(ctx$label))
-    hit.r[own] <- !is.na(maj) & maj == lab[own]
-  }
-  c(KNI = mean(hit.k), RbNI = mean(hit.r))
+  s <- .concord_neighbour_intersection(ctx$x, as.integer(ctx$batch), as.integer(ctx$label),
+                                       nlevels(ctx$label), ctx$kni.k, ctx$kni.tau, ctx$rbni.radius,
+                                       ctx$rbni.share, 20000, ctx$threads)
+  n <- nrow(ctx$x)
+  list(scores = c(KNI = s$KNI, RbNI = s$RbNI),
+       outliers = c(KNI = s$KNI_outliers / n, RbNI = s$RbNI_outliers / n))
 }
 
 .metrics_probes <- function(ctx) {
   scores <- .knn_classifier(ctx)
-  cross <- if (is.null(ctx$batch)) c(KNI = NA_real_, RbNI = NA_real_) else .neighbour_intersection(ctx)
-  list(scores = c(scores, cross))
+  if (is.null(ctx$batch)) return(list(scores = c(scores, KNI = NA_real_, RbNI = NA_real_)))
+  cross <- .neighbour_intersection(ctx)
+  list(scores = c(scores, cross$scores), details = list(intersection_outliers = cross$outliers))
 }

@@ -37,6 +37,26 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_neighbour_intersection
+Rcpp::List concord_neighbour_intersection(Rcpp::NumericMatrix x, Rcpp::IntegerVector batch, Rcpp::IntegerVector labels, int n_labels, int k, int tau, double radius, double share, double exact_max, int threads);
+RcppExport SEXP _concordR_concord_neighbour_intersection(SEXP xSEXP, SEXP batchSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP kSEXP, SEXP tauSEXP, SEXP radiusSEXP, SEXP shareSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type batch(batchSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_labels(n_labelsSEXP);
+    Rcpp::traits::input_parameter< int >::type k(kSEXP);
+    Rcpp::traits::input_parameter< int >::type tau(tauSEXP);
+    Rcpp::traits::input_parameter< double >::type radius(radiusSEXP);
+    Rcpp::traits::input_parameter< double >::type share(shareSEXP);
+    Rcpp::traits::input_parameter< double >::type exact_max(exact_maxSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_neighbour_intersection(x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_knn
 Rcpp::List concord_knn(Rcpp::NumericMatrix data, Rcpp::NumericMatrix query, int k, std::string metric, double exact_max, int threads);
 RcppExport SEXP _concordR_concord_knn(SEXP dataSEXP, SEXP querySEXP, SEXP kSEXP, SEXP metricSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP) {
@@ -340,6 +360,7 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_augment_view", (DL_FUNC) &_concordR_concord_augment_view, 7},
     {"_concordR_concord_blas_kernels", (DL_FUNC) &_concordR_concord_blas_kernels, 0},
+    {"_concordR_concord_neighbour_intersection", (DL_FUNC) &_concordR_concord_neighbour_intersection, 10},
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},
     {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 5},

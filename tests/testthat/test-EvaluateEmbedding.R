@@ -49,7 +49,6 @@ test_that("separated cell types score 1 on conservation, mixed batches near 1 on
   expect_gt(r$PCR_batch, 0.95)
   expect_equal(r$kNN_accuracy, 1)
   expect_equal(r$kNN_F1, 1)
-  expect_equal(r$KNI, 1)
   expect_equal(r$Bio, mean(unlist(r[c("NMI", "ARI", "ASW_label", "cLISI")])))
   expect_equal(r$Total, 0.6 * r$Bio + 0.4 * r$Batch)
   expect_true(is.na(r$isolated_labels))  # every type is in both batches
@@ -73,7 +72,8 @@ test_that("graph connectivity counts the largest component of each type", {
   far <- which(d$type == "a")[1:15]
   d$x[far, 4] <- d$x[far, 4] + 100
   ctx <- concordR:::.evaluation_context(d$x, d$batch, d$type, NULL, NULL, NULL, 5, 1, 1000,
-                                        1000, 300, 0, 1, FALSE)
+                                        1000, 300, 0, 1, FALSE, kni.k = 50, kni.tau = 40,
+                                        rbni.radius = 1, rbni.share = 0.8, proxy.resolution = 0.5)
   expect_equal(concordR:::.graph_connectivity(ctx), mean(c(0.5, 1, 1)))
 })
 
@@ -94,18 +94,90 @@ test_that("isolated labels score the labels found in the fewest batches", {
   expect_equal(r$isolated_labels, mean((s[d$type == "c"] + 1) / 2))
 })
 
-test_that("probes: macro-F1 by hand, KNI drops when batches swap labels", {
+test_that("probes: macro-F1 by hand", {
   expect_equal(concordR:::.macro_f1(c("a", "a", "b"), c("a", "b", "b")), 2 / 3)
-  d <- blobs(sd = 0.05)
-  swapped <- d$type
-  y <- d$batch == "y"
-  swapped[y] <- c(a = "b", b = "c", c = "a")[as.character(d$type[y])]
-  r <- EvaluateEmbedding(d$x, batch = d$batch, label = swapped, families = "probes")
-  expect_equal(r$KNI, 0)
-  expect_equal(r$RbNI, 0)
+})
+
+# KNI / RbNI cases: 3 cell types, each 6 cells of each of 10 batches in a tight group;
+# types on the axes, 10 apart, so that after scaling by the interquartile ranges they
+# lie ~1.4 apart (outside RbNI's radius 1) and each group is within 0.01. `separate`
+# puts each batch on its own axis, 100 away: those axes have an IQR of 0 and keep it.
+intersection_cases <- function(separate = FALSE) {
+  set.seed(6)
+  type <- factor(rep(c("a", "b", "c"), each = 60))
+  batch <- factor(rep(rep(1:10, each = 6), 3))
+  x <- 10 * diag(3)[as.integer(type), ] + matrix(runif(180 * 3, 0, 0.05), 180)
+  if (separate) x <- cbind(x, 100 * diag(10)[as.integer(batch), ])
+  list(x = x, type = type, batch = batch)
+}
+
+test_that("KNI and RbNI follow BA-scVI's definition on constructed cases", {
+  d <- intersection_cases()
   r <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, families = "probes")
-  expect_equal(r$KNI, 1)
-  expect_gt(r$RbNI, 0.95)  # a few edge cells have no cross-batch neighbour in the radius
+  expect_equal(c(r$KNI, r$RbNI), c(1, 1))
+  expect_equal(attr(r, "details")$intersection_outliers, c(KNI = 0, RbNI = 0))
+  # Scaling by the interquartile ranges: units do not matter.
+  r100 <- EvaluateEmbedding(100 * d$x, batch = d$batch, label = d$type, families = "probes")
+  expect_equal(c(r100$KNI, r100$RbNI), c(1, 1))
+
+  # Separated batches: every cell's neighbourhood is its own batch, so all are outliers.
+  s <- intersection_cases(separate = TRUE)
+  r <- EvaluateEmbedding(s$x, batch = s$batch, label = s$type, families = "probes")
+  expect_equal(c(r$KNI, r$RbNI), c(0, 0))
+  expect_equal(attr(r, "details")$intersection_outliers, c(KNI = 1, RbNI = 1))
+
+  # 12 mislabelled cells, one per (type, batch) group: each is outvoted by its group's
+  # type and no other vote changes, so both scores are 1 - 12 / 180.
+  wrong <- seq(1, 180, by = 15)[1:12]
+  lab <- d$type
+  lab[wrong] <- levels(lab)[as.integer(lab[wrong]) %% 3 + 1]
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = lab, families = "probes")
+  expect_equal(c(r$KNI, r$RbNI), rep(1 - 12 / 180, 2))
+
+  # The outlier rules: at least 45 of each cell's 50 neighbours are from other batches
+  # (5 share its batch and type), 54 of the 59 within the radius (91.5%).
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, families = "probes",
+                         kni.tau = 45, rbni.share = 0.9)
+  expect_equal(c(r$KNI, r$RbNI), c(1, 1))
+  r <- EvaluateEmbedding(d$x, batch = d$batch, label = d$type, families = "probes",
+                         kni.tau = 50, rbni.share = 0.95)
+  expect_equal(c(r$KNI, r$RbNI), c(0, 0))
+  expect_error(EvaluateEmbedding(d$x, batch = d$batch, label = d$type, kni.tau = 51),
+               "'kni.tau' must be a whole number >= 0 and <= 50")
+  expect_error(EvaluateEmbedding(d$x, batch = d$batch, label = d$type, rbni.share = 1.5),
+               "'rbni.share' is a probability")
+  expect_error(EvaluateEmbedding(d$x, batch = d$batch, label = d$type, rbni.radius = -1),
+               "'rbni.radius' must be a number >= 0")
+})
+
+test_that("the proxy family scores within-batch clusters without labels", {
+  # Before integration the batches are apart; within each, three clear types.
+  before <- blobs(split = TRUE, sd = 0.3)
+  good <- blobs(sd = 0.3)$x
+  r <- EvaluateEmbedding(good, batch = before$batch, reference = before$x, families = "proxy",
+                         resolutions = c(0.2, 0.5, 1))
+  expect_named(r, c("proxy_NMI", "proxy_ARI"))
+  expect_equal(c(r$proxy_NMI, r$proxy_ARI), c(1, 1))
+  expect_equal(unname(attr(r, "details")$proxy_pseudo_clusters), c(3L, 3L))
+  # Scrambling the cells of the embedding loses the within-batch clusters.
+  set.seed(7)
+  scrambled <- good[sample(nrow(good)), ]
+  s <- EvaluateEmbedding(scrambled, batch = before$batch, reference = before$x, families = "proxy",
+                         resolutions = c(0.2, 0.5, 1))
+  expect_lt(s$proxy_NMI, 0.3)
+  expect_lt(s$proxy_ARI, 0.2)
+  # Pseudo-labels: Leiden at proxy.resolution within each batch of the reference.
+  fine <- EvaluateEmbedding(good, batch = before$batch, reference = before$x, families = "proxy",
+                            resolutions = c(0.2, 0.5, 1), proxy.resolution = 5)
+  expect_gt(sum(attr(fine, "details")$proxy_pseudo_clusters), 6)
+  # Not computed unless asked for; needs batch and reference.
+  r <- EvaluateEmbedding(good, batch = before$batch, label = before$type, reference = before$x,
+                         resolutions = 1)
+  expect_false("proxy_NMI" %in% names(r))
+  expect_error(EvaluateEmbedding(good, batch = before$batch, families = "proxy"), "needs 'reference'")
+  expect_error(EvaluateEmbedding(good, reference = before$x, families = "proxy"), "needs 'batch'")
+  expect_error(EvaluateEmbedding(good, batch = before$batch, reference = before$x, families = "proxy",
+                                 proxy.resolution = 0), "'proxy.resolution' must be a number > 0")
 })
 
 test_that("geometry: exact copies score 1, trustworthiness matches its definition", {
