@@ -33,7 +33,14 @@
 #'     numbers of the Vietoris-Rips persistent homology, i.e. the value each Betti
 #'     curve keeps over the longest range of scales (up to the largest finite death);
 #'     `betti_match`: share of them equal to `expected.betti`; `betti_entropy_0` to
-#'     `_2`: normalized entropy of each Betti curve over the scales.}
+#'     `_2`: normalized entropy of each Betti curve over the scales; `betti_mode_0` to
+#'     `_2` and `betti_mode_match`: the Betti numbers as the CONCORD benchmark reads
+#'     them, the mode of each Betti curve on a common 100-point grid of scales from
+#'     the smallest to the largest finite filtration value (each curve 0 outside its
+#'     own dimension's range), the component that lives forever counted in
+#'     `betti_mode_0` (the benchmark's reduced homology leaves it out). The two readings
+#'     differ when a curve holds one value over the longest unbroken range but another
+#'     over more scales in all (see bench/README.md).}
 #' }
 #' Aggregates as in scIB: `Bio` = mean of the bio metrics, `Batch` = mean of the batch
 #' metrics, `Total` = 0.6 `Bio` + 0.4 `Batch` (NA metrics are left out of the means).

@@ -10,8 +10,8 @@
 #   log-variance on log-mean of the log-normalized values, not Seurat's vst on counts).
 # - simulations ("sim_<structure>": SimulateCells(<structure>, 2000 cells, 500 genes,
 #   2 batches, batch effects specific.genes + depth, seed 3)): Betti numbers against the
-#   noise-free structure, both the package's (most persistent) and the CONCORD
-#   benchmark's (mode of each Betti curve on a common 100-point grid), trustworthiness
+#   noise-free structure, both the most persistent (`betti_*`) and the CONCORD
+#   benchmark's mode of each Betti curve (`betti_mode_*`), trustworthiness
 #   against the PCA of the noise-free truth, and bio + batch with `state` (or the branch,
 #   or pseudotime deciles) as label.
 # Prints one row per run as it goes, then mean and sd over seeds, and writes every run to
@@ -20,7 +20,8 @@
 # Usage (one R process; `threads` are RunConcord's and EvaluateEmbedding's):
 #   Rscript bench/bench_quality.R [settings=default,reference,knn] \
 #     [datasets=kang_ctrl_5donors,kang_ifnb_muscat,sim_clusters,sim_trajectory,sim_loop,sim_tree] \
-#     [seeds=1,2,3] [threads=1] [topology.cells=300] [out=bench_quality.csv] [peers=TRUE]
+#     [seeds=1,2,3] [threads=1] [topology.cells=300] [out=bench_quality.csv] [peers=TRUE] \
+#     [families=geometry,topology]   (simulations only; default all four)
 # A setting is a name from `recipes` below or an ad-hoc "name:arg=value;arg=value"
 # (values are parsed as R), e.g. "steps300:min.steps=300;beta=0".
 suppressPackageStartupMessages({
@@ -44,7 +45,7 @@ recipes <- list(
 opt <- list(settings = "default,reference,knn",
             datasets = "kang_ctrl_5donors,kang_ifnb_muscat,sim_clusters,sim_trajectory,sim_loop,sim_tree",
             seeds = "1,2,3", threads = "1", topology.cells = "300", out = "bench_quality.csv",
-            peers = "TRUE", data.dir = "../shared/data")
+            peers = "TRUE", data.dir = "../shared/data", families = "")
 for (a in commandArgs(TRUE)) {
   kv <- regmatches(a, regexpr("=", a), invert = TRUE)[[1]]
   if (length(kv) != 2 || !kv[1] %in% names(opt)) stop("unknown argument '", a, "'")
@@ -67,33 +68,6 @@ parse_setting <- function(s) {
   list(name = name, args = args)
 }
 settings <- lapply(split_list(opt$settings), parse_setting)
-
-# Betti numbers as the CONCORD benchmark reads them (Concord_benchmark's
-# compute_betti_statistics with Giotto-TDA's BettiCurve): each dimension's curve is
-# sampled at 100 points over that dimension's own range of finite filtration values,
-# carried onto a common 100-point grid from the smallest to the largest of those values
-# (the value of the last own sample at or before each grid point, 0 outside the own
-# range), and the observed Betti number is the mode of that curve. The infinite H0 bar
-# is left out, as Giotto's reduced homology does.
-paper_betti <- function(dg, dims = 0:2, n.bins = 100) {
-  dg <- dg[is.finite(dg$death), , drop = FALSE]
-  own <- lapply(dims, function(d) {
-    g <- dg[dg$dimension == d, , drop = FALSE]
-    if (!nrow(g)) return(NULL)
-    s <- seq(min(g$birth), max(g$death), length.out = n.bins)
-    list(s = s, b = vapply(s, function(t) sum(g$birth <= t & g$death > t), numeric(1)))
-  })
-  lo <- max(0, min(unlist(lapply(own, function(o) o$s[1])), Inf))
-  hi <- max(unlist(lapply(own, function(o) o$s[n.bins])), -Inf)
-  grid <- seq(lo, hi, length.out = n.bins)
-  vapply(own, function(o) {
-    if (is.null(o)) return(0)
-    at <- findInterval(grid, o$s)
-    curve <- ifelse(at == 0 | grid > o$s[n.bins], 0, o$b[pmax(at, 1)])
-    tab <- table(curve)
-    as.numeric(names(tab)[which.max(tab)])
-  }, numeric(1))
-}
 
 load_real <- function(name) {
   d <- readRDS(file.path(opt$data.dir, name, paste0(name, ".rds")))
@@ -118,7 +92,8 @@ load_sim <- function(structure) {
            else cut(sim$pseudotime, unique(quantile(sim$pseudotime, 0:10 / 10)), include.lowest = TRUE)
   b <- S4Vectors::metadata(sim)$betti
   list(x = assay(sim, "logcounts"), features = NULL, batch = sim$batch, label = as.character(label),
-       eval = list(families = c("bio", "batch", "geometry", "topology"), reference = truth,
+       eval = list(families = if (nzchar(opt$families)) split_list(opt$families)
+                              else c("bio", "batch", "geometry", "topology"), reference = truth,
                    expected.betti = c(b[["b0"]], b[["b1"]], 0), topology.cells = topology.cells),
        truth = truth, peers.dir = NULL)
 }
@@ -126,13 +101,17 @@ load_sim <- function(structure) {
 score <- function(emb, data) {
   ev <- do.call(EvaluateEmbedding, c(list(emb, batch = data$batch, label = data$label,
                                           threads = threads), data$eval))
-  out <- ev[, intersect(c("Bio", "Batch", "Total", "trustworthiness", "betti_0", "betti_1",
-                          "betti_2", "betti_match"), names(ev)), drop = FALSE]
+  keep <- c("Bio", "Batch", "Total", "trustworthiness", paste0("betti_", 0:2), "betti_match",
+            paste0("betti_mode_", 0:2), "betti_mode_match")
+  out <- ev[, intersect(keep, names(ev)), drop = FALSE]
+  # Lifetimes of the two longest loops (H1 bars) over the largest finite death: one long
+  # bar and noise is a loop; several long ones a curve winding through the space.
   dg <- attr(ev, "details")$persistence
   if (!is.null(dg)) {
-    pb <- paper_betti(dg)
-    out$paper_betti_0 <- pb[1]; out$paper_betti_1 <- pb[2]; out$paper_betti_2 <- pb[3]
-    out$paper_match <- mean(pb == data$eval$expected.betti)
+    life <- sort(dg$death[dg$dimension == 1] - dg$birth[dg$dimension == 1], decreasing = TRUE)
+    scale <- max(dg$death[is.finite(dg$death)])
+    out$h1_life_1 <- if (length(life) > 0) life[1] / scale else 0
+    out$h1_life_2 <- if (length(life) > 1) life[2] / scale else 0
   }
   out
 }
