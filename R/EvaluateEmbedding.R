@@ -45,7 +45,14 @@
 #'     numbers of the Vietoris-Rips persistent homology, i.e. the value each Betti
 #'     curve keeps over the longest range of scales (up to the largest finite death);
 #'     `betti_match`: share of them equal to `expected.betti`; `betti_entropy_0` to
-#'     `_2`: normalized entropy of each Betti curve over the scales.}
+#'     `_2`: normalized entropy of each Betti curve over the scales; `betti_mode_0` to
+#'     `_2` and `betti_mode_match`: the Betti numbers as the CONCORD benchmark reads
+#'     them, the mode of each Betti curve on a common 100-point grid of scales from
+#'     the smallest to the largest finite filtration value (each curve 0 outside its
+#'     own dimension's range), the component that lives forever counted in
+#'     `betti_mode_0` (the benchmark's reduced homology leaves it out). The two readings
+#'     differ when a curve holds one value over the longest unbroken range but another
+#'     over more scales in all (see bench/README.md).}
 #'   \item{`"proxy"`}{(needs `batch` and `reference`, no labels; computed only when
 #'     named in `families`) scCRAFT's annotation-free proxy of biological conservation
 #'     (He et al. 2025), for tuning without annotations: within each batch, Leiden
@@ -150,7 +157,8 @@ EvaluateEmbedding.default <- function(object, batch = NULL, label = NULL, famili
   probes = c("kNN_accuracy", "kNN_F1", "KNI", "RbNI"),
   geometry = c("trustworthiness", "distance_pearson", "distance_spearman", "distance_kendall",
                "state_variance_cor"),
-  topology = c(paste0("betti_", 0:2), "betti_match", paste0("betti_entropy_", 0:2)),
+  topology = c(paste0("betti_", 0:2), "betti_match", paste0("betti_entropy_", 0:2),
+               paste0("betti_mode_", 0:2), "betti_mode_match"),
   proxy = c("proxy_NMI", "proxy_ARI")
 )
 

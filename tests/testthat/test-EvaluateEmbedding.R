@@ -230,6 +230,20 @@ test_that("topology: a circle has one persistent loop, three blobs three compone
   curves <- attr(r, "details")$betti_curves
   expect_equal(curves$betti[curves$dimension == 0][1], 150)  # every point alone at scale 0
   expect_true(all(c(r$betti_entropy_0, r$betti_entropy_1) >= 0 & c(r$betti_entropy_0, r$betti_entropy_1) <= 1))
+  expect_equal(unlist(r[c("betti_mode_0", "betti_mode_1", "betti_mode_match")]),
+               c(betti_mode_0 = 3, betti_mode_1 = 0, betti_mode_match = 1))
+})
+
+test_that("the benchmark's mode adds up every stretch of a Betti value", {
+  # One loop lives over [2, 7), two more over [3, 4) and [5, 6): the H1 curve is 0 on
+  # [0, 2) (the longest unbroken stretch, 2 units) but 1 on three stretches (3 units).
+  dg <- data.frame(dimension = c(0, 0, 0, 1, 1, 1),
+                   birth = c(0, 0, 0, 2, 3, 5),
+                   death = c(Inf, 0.5, 7, 7, 4, 6))
+  # H0 (finite bars): 2 on [0, 0.5), 1 up to 7, plus the component that never dies.
+  expect_equal(concordR:::.betti_mode(dg), c(2, 1, 0))
+  expect_equal(concordR:::.most_persistent(dg[dg$dimension == 1, ], 7)[["betti"]], 0)
+  expect_equal(concordR:::.most_persistent(dg[dg$dimension == 0, ], 7)[["betti"]], 2)
 })
 
 test_that("on kang_ifnb_muscat, PCA conserves biology better than it removes batch", {
