@@ -5,7 +5,9 @@
 #' the query lacks are set to zero, with a warning), and the input is normalized as for
 #' training (raw counts are detected and log-normalized). Optionally the model is first
 #' fine-tuned on the query: contrastive training continues from the reference weights
-#' for `fine.tune.epochs` epochs, with the query's batches as domains. The fine-tuned
+#' for `fine.tune.epochs` epochs, with the query's batches as domains (a model trained
+#' in kNN mode samples kNN neighbourhoods from the first fine-tuning epoch: its encoder
+#' needs no warm-up, and one would leave short fine-tuning without kNN). The fine-tuned
 #' model's batches are the reference's followed by the query batches new to it; with a
 #' decoder (`use.decoder` in [RunConcord()]) a query batch of the same name as a
 #' reference batch continues that batch's embedding, and a new one starts from the mean
@@ -55,7 +57,8 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
 
   if (fine.tune.epochs > 0) {
     params <- utils::modifyList(model$params, list(epochs = as.integer(fine.tune.epochs),
-                                                   min_steps = 0L, threads = threads,
+                                                   min_steps = 0L, warmup_epochs = 0L,
+                                                   threads = threads,
                                                    device = device))
     # Query cells have no labels: a classifier head is carried along, not trained.
     unlabelled <- if (is.null(model$classes)) NULL else factor(rep(NA, ncol(x)), levels = model$classes)

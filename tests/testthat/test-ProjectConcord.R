@@ -108,3 +108,16 @@ test_that("SingleCellExperiment and Seurat queries store the projection", {
   expect_s4_class(seu[["concord"]], "DimReduc")
   expect_true(SeuratObject::Misc(seu[["concord"]])$projected)
 })
+
+test_that("fine-tuning a kNN-mode model samples neighbourhoods from its first epoch", {
+  d <- small_data()
+  emb <- run_fast(d$data, group.by = d$meta$batch, p.intra.knn = 0.3, knn.k = 10,
+                  warmup.epochs = 1, epochs = 2)
+  tuned <- ProjectConcord(d$data, emb, group.by = d$meta$batch, fine.tune.epochs = 1,
+                          threads = 1, verbose = FALSE)
+  params <- attr(tuned, "concord")$model$params
+  # With the reference's warm-up kept, one fine-tuning epoch would never reach kNN mode.
+  expect_identical(params$warmup_epochs, 0L)
+  expect_gt(params$p_intra_knn, 0)
+  expect_true(all(is.finite(tuned)))
+})
