@@ -12,6 +12,8 @@
 #' decoder (`use.decoder` in [RunConcord()]) a query batch of the same name as a
 #' reference batch continues that batch's embedding, and a new one starts from the mean
 #' of the reference batches' embeddings.
+#' A model trained by [RunSSL()] is fine-tuned with its own method and augmentations (its
+#' MNN and BBKNN augmentations need `group.by` with at least two batches).
 #'
 #' @param query A Seurat object, SingleCellExperiment, or features x cells matrix /
 #'   `dgCMatrix` of the query cells.
@@ -56,6 +58,8 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
   x <- .align_features(.normalized_input(query, verbose), model$features)
 
   if (fine.tune.epochs > 0) {
+    .ssl_augment_check_batches(model$params$augment, nlevels(batch),
+                               "give 'group.by' with the query's batches, or fine.tune.epochs = 0")
     params <- utils::modifyList(model$params, list(epochs = as.integer(fine.tune.epochs),
                                                    min_steps = 0L, warmup_epochs = 0L,
                                                    threads = threads,

@@ -36,10 +36,17 @@
 #'   \item the benchmark's BYOL never updates its momentum target; here it follows the
 #'     online network as in BYOL's paper and as the benchmark's MoCo does.
 #' }
-#' The two views of a cell are made by zeroing each of its non-zero values with
-#' probability 0.2 (CONCORD's element mask at the strength of the benchmark's masking,
-#' which its ablation found the most useful augmentation); the benchmark's other
-#' augmentations (Gaussian noise, InnerSwap, CrossOver, MNN, BBKNN) are not offered yet.
+#' The two views of each cell come from the benchmark's augmentations (`augment`),
+#' applied in sequence, each to a cell with its own probability; the default is its
+#' CLEAR pipeline: masking (20% of the genes set to zero), Gaussian noise (sigma 0.2 on
+#' 80% of the genes), InnerSwap (10% of the genes swapped pairwise) and CrossOver (25%
+#' of the genes taken from another cell of the same batch), each at probability 0.5.
+#' The neighbourhood augmentations MNN (interpolation towards mutual nearest neighbours
+#' in other batches, as in CLAIRE) and BBKNN (genes taken from batch-balanced
+#' neighbours) need `group.by`; their neighbour graphs are built once, before training.
+#' Gaussian noise fills the zeros of a view, so views holding it are nearly dense and
+#' training is slower than with the other augmentations alone. The measurements below
+#' were made with views from masking alone.
 #'
 #' `sampler = "concord"` (with `group.by`) lifted the Total further, to 0.765 (SimCLR)
 #' and 0.760 (VICReg), mostly by better batch mixing.
@@ -54,7 +61,21 @@
 #' @param method One of `"simclr"`, `"moco"`, `"simsiam"`, `"nnclr"`, `"byol"`,
 #'   `"vicreg"`, `"barlowtwins"`.
 #' @param group.by Batch of each cell (a metadata column name, or one label per cell).
-#'   Used by `sampler = "concord"`; `NULL` treats all cells as one batch.
+#'   Used by `sampler = "concord"` and the augmentations (CrossOver's partners, MNN,
+#'   BBKNN); `NULL` treats all cells as one batch.
+#' @param augment The augmentations making the two views: `"clear"` (the CLEAR
+#'   pipeline, the benchmark's default), a character vector of augmentation names
+#'   applied in that order with the benchmark's settings (e.g. `c("mask", "bbknn")`), or
+#'   a named list giving settings, e.g. `list(mask = list(p = 0.5, strength = 0.2),
+#'   gaussian = list(sigma = 0.1))`; settings left out take the benchmark's values.
+#'   Augmentations and settings: `mask`, `innerswap`, `crossover` (`p`, `strength`: the
+#'   share of genes masked, swapped or crossed over); `gaussian` (`p`, `sigma`, `share`:
+#'   the share of genes receiving noise); `mnn`, `bbknn` (`p`, `alpha`: the least weight
+#'   a cell keeps of itself (mnn) or the probability that a gene keeps its value
+#'   (bbknn), `k`: neighbours per batch); `p` is the probability that a cell receives
+#'   the augmentation in a view. `mnn` must come first. `NULL` trains on two identical
+#'   views. Recorded in the model's parameters, so that fine-tuning with
+#'   [ProjectConcord()] uses the same augmentations.
 #' @param sampler How mini-batches are drawn: `"uniform"` (the benchmark's shuffled
 #'   batches) or `"concord"` (CONCORD's sampler: each mini-batch from one batch of
 #'   `group.by`, optionally partly from one cell's kNN neighbourhood, see
@@ -101,9 +122,9 @@ RunSSL <- function(object, ...) UseMethod("RunSSL")
 #' @rdname RunSSL
 #' @export
 RunSSL.default <- function(object, method = "simclr", group.by = NULL, features = NULL,
-                           sampler = c("uniform", "concord"), latent.dim = 64,
-                           encoder.dims = 128, projection.factor = NULL, epochs = 30,
-                           batch.size = 256, lr = 1e-4, weight.decay = 1e-6,
+                           augment = "clear", sampler = c("uniform", "concord"),
+                           latent.dim = 64, encoder.dims = 128, projection.factor = NULL,
+                           epochs = 30, batch.size = 256, lr = 1e-4, weight.decay = 1e-6,
                            decay.rate = 0.1, decay.every = 10, temperature = 0.5,
                            queue.size = 2048, momentum = c(0.996, 1),
                            vicreg.weights = c(5, 5, 1), barlow.lambda = 0.005,
@@ -125,7 +146,10 @@ RunSSL.default <- function(object, method = "simclr", group.by = NULL, features 
     p.intra.domain = p.intra.domain, min.steps = min.steps, seed = seed, threads = threads,
     device = device
   )
+  params$augment <- .ssl_augment(augment, has.groups = !is.null(group.by))
   batch <- .batch_labels(group.by, meta = NULL, n.cells = .n_cells(object))
+  .ssl_augment_check_batches(params$augment, nlevels(batch),
+                             "give 'group.by' with at least two batches, or leave them out of 'augment'")
   params$n_domains <- nlevels(batch)
   .train_embedding(object, batch, features, params, verbose, reduction.key)
 }
@@ -162,7 +186,8 @@ RunSSL.SingleCellExperiment <- function(object, method = "simclr", group.by = NU
 }
 
 # RunSSL()'s hyperparameters, checked, as the engine's options. Arguments shared with
-# RunConcord are checked by .concord_params(); CONCORD's masks are the interim views.
+# RunConcord are checked by .concord_params(); CONCORD's masks are off, the views come
+# from the augmentations (params$augment).
 .ssl_params <- function(method, sampler, latent.dim, encoder.dims, projection.factor, epochs,
                         batch.size, lr, weight.decay, decay.rate, decay.every, temperature,
                         queue.size, momentum, vicreg.weights, barlow.lambda, p.intra.knn,
@@ -189,7 +214,7 @@ RunSSL.SingleCellExperiment <- function(object, method = "simclr", group.by = NU
   params <- .concord_params(
     latent.dim = latent.dim, encoder.dims = encoder.dims, epochs = epochs,
     batch.size = batch.size, lr = lr, decay.rate = decay.rate, temperature = temperature,
-    beta = 0, element.mask = 0.2, feature.mask = 0, p.intra.knn = p.intra.knn,
+    beta = 0, element.mask = 0, feature.mask = 0, p.intra.knn = p.intra.knn,
     p.intra.domain = p.intra.domain, knn.k = NULL, knn.metric = "euclidean",
     warmup.epochs = 2, min.steps = min.steps, norm = "batch", dropout = 0, seed = seed,
     threads = threads, device = device

@@ -104,3 +104,15 @@
   step$share <- as.numeric(step$share)
   step
 }
+
+# Stops when the engine's `steps` hold MNN or BBKNN but the cells come from fewer than
+# two batches, which their neighbour graphs need; `fix` says what the user can do.
+.ssl_augment_check_batches <- function(steps, n.batches, fix) {
+  kinds <- intersect(vapply(steps, `[[`, character(1), "kind"), c("mnn", "bbknn"))
+  if (length(kinds) && n.batches < 2L) {
+    .stop("the ", paste(kinds, collapse = " and "), " augmentation",
+          if (length(kinds) > 1L) "s need" else " needs", " cells from at least two batches; got ",
+          n.batches, ": ", fix, ".")
+  }
+  invisible(steps)
+}

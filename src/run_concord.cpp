@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "augment_glue.h"
 #include "glue_engine.h"
 #include "glue_matrix.h"
 
@@ -179,10 +180,22 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
     const concord::TrainOptions o = options_from(options);
     const std::vector<int> classes =
         labels.isNotNull() ? Rcpp::as<std::vector<int>>(labels) : std::vector<int>();
+    // RunSSL's options carry its augmentations ("augment"), whose neighbour graphs are
+    // built once here; without them (RunConcord) the trainer makes CONCORD's masked views.
+    concord::AugmentPipeline pipeline;
+    concord::ViewFn views;
+    if (options.containsElementNamed("augment")) {
+      pipeline = augment_pipeline_from(Rcpp::List(options["augment"]));
+      pipeline.prepare(view, dom, concord::resolve_threads(o.threads), callbacks.interrupted);
+      views = [&pipeline](const concord::CsrView& x, const int* cells, int n, concord::Rng& rng,
+                          concord::SparseBatch& out, int view_index) {
+        pipeline.view(x, cells, n, rng, out, view_index);
+      };
+    }
     concord::TrainResult r;
     try {
       r = concord::train(view, dom, o, callbacks, initial_weights.isNotNull() ? &initial : nullptr,
-                         classes);
+                         classes, views);
     } catch (const concord::NonFiniteLoss& e) {
       glue::stop(diverged(e, o));
     } catch (const concord::EmptyEpoch& e) {

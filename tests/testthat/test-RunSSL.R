@@ -88,6 +88,45 @@ test_that("RunSSL's defaults are the benchmark's and equal the engine's", {
   expect_equal(r$barlow.lambda, e$barlow_lambda)
   expect_equal(c(r$latent.dim, r$encoder.dims, r$batch.size), c(64, 128, 256))
   expect_equal(c(r$epochs, r$min.steps), c(30, 1500))  # measured departures (?RunSSL)
+  expect_equal(r$augment, "clear")
   expect_equal(c(r$lr, r$weight.decay, r$decay.rate, r$decay.every, r$temperature),
                c(1e-4, 1e-6, 0.1, 10, 0.5))
+})
+
+test_that("the views come from the augmentations, recorded in the model", {
+  d <- small_data()
+  clear <- run_ssl(d$data, method = "simclr", epochs = 2, seed = 5)
+  again <- run_ssl(d$data, method = "simclr", epochs = 2, seed = 5)
+  expect_identical(unclass(clear)[, ], unclass(again)[, ])
+  params <- attr(clear, "concord")$model$params
+  expect_equal(vapply(params$augment, `[[`, "", "kind"), c("mask", "gaussian", "innerswap", "crossover"))
+  expect_equal(c(params$element_mask, params$feature_mask), c(0, 0))
+  masked <- run_ssl(d$data, method = "simclr", epochs = 2, seed = 5, augment = c("mask"))
+  expect_true(all(is.finite(masked)))
+  expect_equal(vapply(attr(masked, "concord")$model$params$augment, `[[`, "", "kind"), "mask")
+  expect_false(isTRUE(all.equal(unclass(masked)[, ], unclass(clear)[, ])))
+  plain <- RunSSL(d$data, augment = NULL, latent.dim = 16, encoder.dims = 32, epochs = 1,
+                  batch.size = 60, min.steps = 0, threads = 1, verbose = FALSE)
+  expect_equal(attr(plain, "concord")$model$params$augment, list())
+  expect_true(all(is.finite(plain)))
+  # Across batches, BBKNN's graph is built once before training; fine-tuning on a query
+  # reuses the augmentations, so it needs the query's batches too.
+  bb <- run_ssl(d$data, method = "vicreg", group.by = d$meta$batch, augment = "bbknn", epochs = 1)
+  expect_equal(attr(bb, "concord")$model$params$augment[[1]]$kind, "bbknn")
+  expect_error(ProjectConcord(d$data, bb, fine.tune.epochs = 1, threads = 1, verbose = FALSE),
+               "bbknn augmentation needs cells from at least two batches; got 1: give 'group.by'")
+  tuned <- ProjectConcord(d$data, bb, group.by = d$meta$batch, fine.tune.epochs = 1, threads = 1,
+                          verbose = FALSE)
+  expect_true(all(is.finite(tuned)))
+})
+
+test_that("bad augmentations give clear errors", {
+  d <- small_data()
+  expect_error(run_ssl(d$data, augment = "blur"), 'unknown augmentation\\(s\\) in \'augment\': "blur"')
+  expect_error(run_ssl(d$data, augment = list(mask = list(p = 1.5))),
+               "'augment\\$mask\\$p' is a probability and must lie in \\[0, 1\\]")
+  expect_error(run_ssl(d$data, augment = "mnn"), "the mnn augmentation needs batches: give 'group.by'")
+  expect_error(run_ssl(d$data, augment = c("mask", "bbknn")), "bbknn augmentation needs batches")
+  expect_error(run_ssl(d$data, augment = "bbknn", group.by = rep("a", ncol(d$data))),
+               "needs cells from at least two batches; got 1")
 })
