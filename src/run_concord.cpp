@@ -220,11 +220,9 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
 Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int threads,
                                    std::string device) {
   return glue::engine_call([&] {
-    const concord::ModelOptions model = model_from(options);
-    const concord::CsrView view = view_of(x);
-    return matrix_of(concord::encode(view, model, weights_from_r(weights), threads, device,
-                                     glue::interrupt_pending),
-                     view.n_rows, model.latent_dim);
+    const concord::Embedding e = concord::encode(view_of(x), options_from(options), weights_from_r(weights),
+                                                 threads, device, glue::interrupt_pending);
+    return matrix_of(e.values, e.n_cells, e.dim);
   });
 }
 

@@ -8,6 +8,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "augment.h"
@@ -56,6 +58,24 @@ class Method {
   virtual std::vector<torch::Tensor> parameters() { return {}; }
   // The step's loss on the online encoder (in training mode).
   virtual torch::Tensor loss(Encoder& online, const Step& step) = 0;
+
+  // The embedding of a batch, in evaluation mode and without gradient, given the online
+  // encoder's first-layer output on it: by default the online encoder's output. A
+  // method whose representation is another network (Concerto's teacher) or a head on
+  // the encoder (a variational mean) says so here; the kNN sampler, the final
+  // embedding and projection of new cells all use it.
+  virtual torch::Tensor represent(Encoder& online, const SparseBatch& batch, const torch::Tensor& first) {
+    (void)batch;
+    return online->rest(first);
+  }
+  virtual int embedding_dim(Encoder& online) const { return online->latent_dim(); }
+  // Switches the method's own modules between training and evaluation mode (the loop
+  // switches the online encoder).
+  virtual void set_training(bool on) { (void)on; }
+  // Parameters and buffers saved with the model beside the online encoder's, by name
+  // (the loop prefixes "method."); restored, all of them, when training starts from
+  // saved weights and when cells are embedded with a saved model.
+  virtual std::vector<std::pair<std::string, torch::Tensor>> state() { return {}; }
 };
 
 // The method named by context.options.method. Throws std::invalid_argument for an

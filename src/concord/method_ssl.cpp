@@ -25,13 +25,27 @@ class SslMethod : public Method {
 
   SecondView second_view() const override { return SecondView::trained; }
   std::vector<torch::Tensor> parameters() override { return params_; }
+  void set_training(bool on) override {
+    for (auto& [name, h] : heads_) h->train(on);
+  }
+  // The heads, so that fine-tuning a saved model continues from them. Momentum targets
+  // restart as copies of the online network, and queues empty, as at the first start.
+  std::vector<std::pair<std::string, torch::Tensor>> state() override {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (auto& [name, h] : heads_) {
+      for (const auto& p : h->named_parameters()) out.emplace_back(name + "." + p.key(), p.value());
+      for (const auto& b : h->named_buffers()) out.emplace_back(name + "." + b.key(), b.value());
+    }
+    return out;
+  }
 
  protected:
-  torch::nn::Sequential head(const std::vector<HeadLayer>& layers) {
+  torch::nn::Sequential head(const std::string& name, const std::vector<HeadLayer>& layers) {
     torch::nn::Sequential h = make_head(layers);
     h->to(c_.device);
     h->train();
     for (auto& p : h->parameters()) params_.push_back(p);
+    heads_.emplace_back(name, h);
     return h;
   }
 
@@ -39,12 +53,11 @@ class SslMethod : public Method {
   int down(int width) const { return std::max(1, width / factor_); }
   int up(int width) const { return width * factor_; }
 
-  torch::Tensor represent(Encoder& online, const torch::Tensor& h) { return online->rest(h); }
-
   MethodContext c_;
   int dim_;
   int factor_;
   std::vector<torch::Tensor> params_;
+  std::vector<std::pair<std::string, torch::nn::Sequential>> heads_;
 };
 
 // A momentum (exponential moving average) copy of the online encoder and projection,
@@ -86,10 +99,10 @@ class Target {
 class SimClr : public SslMethod {
  public:
   explicit SimClr(const MethodContext& c) : SslMethod(c, 1) {
-    proj_ = head({{dim_, dim_, Norm::batch, true}, {dim_, down(dim_), Norm::batch, false}});
+    proj_ = head("projection", {{dim_, dim_, Norm::batch, true}, {dim_, down(dim_), Norm::batch, false}});
   }
   torch::Tensor loss(Encoder& online, const Step& s) override {
-    return nt_xent(proj_->forward(represent(online, s.h1)), proj_->forward(represent(online, s.h2)),
+    return nt_xent(proj_->forward(online->rest(s.h1)), proj_->forward(online->rest(s.h2)),
                    c_.options.temperature, 0.0);
   }
 
@@ -102,16 +115,18 @@ class SimClr : public SslMethod {
 // keys.
 class MoCo : public SslMethod {
  public:
-  explicit MoCo(Encoder& online, const MethodContext& c)
-      : SslMethod(c, 1), queue_(c.options.ssl.queue_size, down(dim_), c.device) {
-    const std::vector<HeadLayer> layers{{dim_, dim_, Norm::none, true}, {dim_, down(dim_), Norm::none, false}};
-    proj_ = head(layers);
-    target_ = std::make_unique<Target>(online, proj_, layers, c);
+  explicit MoCo(const MethodContext& c)
+      : SslMethod(c, 1), layers_{{dim_, dim_, Norm::none, true}, {dim_, down(dim_), Norm::none, false}},
+        queue_(c.options.ssl.queue_size, down(dim_), c.device) {
+    proj_ = head("projection", layers_);
   }
   SecondView second_view() const override { return SecondView::unused; }
   torch::Tensor loss(Encoder& online, const Step& s) override {
+    // Made at the first step, not at construction, so that it copies the weights that
+    // training starts from (saved ones when fine-tuning).
+    if (!target_) target_ = std::make_unique<Target>(online, proj_, layers_, c_);
     target_->update(s.epoch);
-    const torch::Tensor query = proj_->forward(represent(online, s.h1));
+    const torch::Tensor query = proj_->forward(online->rest(s.h1));
     const torch::Tensor key = target_->project(s.view2);
     // A copy: the queue changes below, while backward still needs these negatives.
     torch::Tensor loss = info_nce_queue(query, key, queue_.entries().clone(), c_.options.temperature);
@@ -120,6 +135,7 @@ class MoCo : public SslMethod {
   }
 
  private:
+  std::vector<HeadLayer> layers_;
   torch::nn::Sequential proj_{nullptr};
   std::unique_ptr<Target> target_;
   MemoryQueue queue_;
@@ -131,13 +147,13 @@ class SimSiam : public SslMethod {
  public:
   explicit SimSiam(const MethodContext& c) : SslMethod(c, 2) {
     const int out = down(dim_);
-    proj_ = head({{dim_, dim_, Norm::batch, true}, {dim_, dim_, Norm::batch, true},
+    proj_ = head("projection", {{dim_, dim_, Norm::batch, true}, {dim_, dim_, Norm::batch, true},
                   {dim_, out, Norm::batch_no_affine, false}});
-    pred_ = head({{out, std::max(1, out / 2), Norm::batch, true}, {std::max(1, out / 2), out, Norm::none, false}});
+    pred_ = head("prediction", {{out, std::max(1, out / 2), Norm::batch, true}, {std::max(1, out / 2), out, Norm::none, false}});
   }
   torch::Tensor loss(Encoder& online, const Step& s) override {
-    const torch::Tensor z1 = proj_->forward(represent(online, s.h1));
-    const torch::Tensor z2 = proj_->forward(represent(online, s.h2));
+    const torch::Tensor z1 = proj_->forward(online->rest(s.h1));
+    const torch::Tensor z2 = proj_->forward(online->rest(s.h2));
     return 0.5 * (negative_cosine(pred_->forward(z1), z2) + negative_cosine(pred_->forward(z2), z1));
   }
 
@@ -152,12 +168,12 @@ class Nnclr : public SslMethod {
   explicit Nnclr(const MethodContext& c)
       : SslMethod(c, 1), support_(c.options.ssl.queue_size, down(dim_), c.device) {
     const int out = down(dim_);
-    proj_ = head({{dim_, dim_, Norm::batch, true}, {dim_, dim_, Norm::batch, true}, {dim_, out, Norm::batch, false}});
-    pred_ = head({{out, dim_, Norm::batch, true}, {dim_, out, Norm::none, false}});
+    proj_ = head("projection", {{dim_, dim_, Norm::batch, true}, {dim_, dim_, Norm::batch, true}, {dim_, out, Norm::batch, false}});
+    pred_ = head("prediction", {{out, dim_, Norm::batch, true}, {dim_, out, Norm::none, false}});
   }
   torch::Tensor loss(Encoder& online, const Step& s) override {
-    const torch::Tensor z1 = proj_->forward(represent(online, s.h1));
-    const torch::Tensor z2 = proj_->forward(represent(online, s.h2));
+    const torch::Tensor z1 = proj_->forward(online->rest(s.h1));
+    const torch::Tensor z2 = proj_->forward(online->rest(s.h2));
     const torch::Tensor n1 = support_.nearest(z1.detach());
     const torch::Tensor n2 = support_.nearest(z2.detach());
     support_.enqueue(z2.detach());
@@ -174,22 +190,23 @@ class Nnclr : public SslMethod {
 // projection of the other view (symmetric negative cosine).
 class Byol : public SslMethod {
  public:
-  explicit Byol(Encoder& online, const MethodContext& c) : SslMethod(c, 4) {
-    const std::vector<HeadLayer> layers{{dim_, up(dim_), Norm::batch, true}, {up(dim_), dim_, Norm::none, false}};
-    proj_ = head(layers);
-    pred_ = head(layers);
-    target_ = std::make_unique<Target>(online, proj_, layers, c);
+  explicit Byol(const MethodContext& c)
+      : SslMethod(c, 4), layers_{{dim_, up(dim_), Norm::batch, true}, {up(dim_), dim_, Norm::none, false}} {
+    proj_ = head("projection", layers_);
+    pred_ = head("prediction", layers_);
   }
   torch::Tensor loss(Encoder& online, const Step& s) override {
+    if (!target_) target_ = std::make_unique<Target>(online, proj_, layers_, c_);  // as MoCo's
     target_->update(s.epoch);
-    const torch::Tensor p1 = pred_->forward(proj_->forward(represent(online, s.h1)));
-    const torch::Tensor p2 = pred_->forward(proj_->forward(represent(online, s.h2)));
+    const torch::Tensor p1 = pred_->forward(proj_->forward(online->rest(s.h1)));
+    const torch::Tensor p2 = pred_->forward(proj_->forward(online->rest(s.h2)));
     const torch::Tensor t1 = target_->project(s.view1);
     const torch::Tensor t2 = target_->project(s.view2);
     return 0.5 * (negative_cosine(p1, t2) + negative_cosine(p2, t1));
   }
 
  private:
+  std::vector<HeadLayer> layers_;
   torch::nn::Sequential proj_{nullptr}, pred_{nullptr};
   std::unique_ptr<Target> target_;
 };
@@ -199,11 +216,11 @@ class Byol : public SslMethod {
 class VicReg : public SslMethod {
  public:
   explicit VicReg(const MethodContext& c) : SslMethod(c, 4) {
-    proj_ = head({{dim_, dim_, Norm::batch, true}, {dim_, up(dim_), Norm::none, false}});
+    proj_ = head("projection", {{dim_, dim_, Norm::batch, true}, {dim_, up(dim_), Norm::none, false}});
   }
   torch::Tensor loss(Encoder& online, const Step& s) override {
     const SslOptions& o = c_.options.ssl;
-    return vicreg_loss(proj_->forward(represent(online, s.h1)), proj_->forward(represent(online, s.h2)),
+    return vicreg_loss(proj_->forward(online->rest(s.h1)), proj_->forward(online->rest(s.h2)),
                        o.vicreg_invariance, o.vicreg_variance, o.vicreg_covariance);
   }
 
@@ -217,10 +234,10 @@ class BarlowTwins : public SslMethod {
  public:
   explicit BarlowTwins(const MethodContext& c) : SslMethod(c, 4) {
     const int w = up(dim_);
-    proj_ = head({{dim_, w, Norm::batch, true}, {w, w, Norm::batch, true}, {w, w, Norm::none, false}});
+    proj_ = head("projection", {{dim_, w, Norm::batch, true}, {w, w, Norm::batch, true}, {w, w, Norm::none, false}});
   }
   torch::Tensor loss(Encoder& online, const Step& s) override {
-    return barlow_twins_loss(proj_->forward(represent(online, s.h1)), proj_->forward(represent(online, s.h2)),
+    return barlow_twins_loss(proj_->forward(online->rest(s.h1)), proj_->forward(online->rest(s.h2)),
                              c_.options.ssl.barlow_lambda);
   }
 
@@ -233,10 +250,10 @@ class BarlowTwins : public SslMethod {
 std::unique_ptr<Method> make_ssl_method(Encoder& online, const MethodContext& c) {
   const std::string& m = c.options.method;
   if (m == "simclr") return std::make_unique<SimClr>(c);
-  if (m == "moco") return std::make_unique<MoCo>(online, c);
+  if (m == "moco") return std::make_unique<MoCo>(c);
   if (m == "simsiam") return std::make_unique<SimSiam>(c);
   if (m == "nnclr") return std::make_unique<Nnclr>(c);
-  if (m == "byol") return std::make_unique<Byol>(online, c);
+  if (m == "byol") return std::make_unique<Byol>(c);
   if (m == "vicreg") return std::make_unique<VicReg>(c);
   if (m == "barlowtwins") return std::make_unique<BarlowTwins>(c);
   return nullptr;

@@ -53,12 +53,14 @@ torch::Device device_of(const std::string& device) {
   return torch::Device(device == "cuda" ? torch::kCUDA : torch::kCPU);
 }
 
-// All cells through the encoder in evaluation mode, `chunk` cells at a time.
-std::vector<float> embed(Encoder& encoder, const CsrView& x, int chunk, bool sparse, int threads,
+// All cells through the method's representation in evaluation mode, `chunk` cells at a
+// time; n_cells x embedding_dim, row-major.
+std::vector<float> embed(Method& method, Encoder& encoder, const CsrView& x, int chunk, bool sparse, int threads,
                          const InterruptFn& interrupted) {
   torch::NoGradGuard no_grad;
   encoder->eval();
-  const int dim = encoder->latent_dim();
+  method.set_training(false);
+  const int dim = method.embedding_dim(encoder);
   std::vector<float> out(static_cast<size_t>(x.n_rows) * dim);
   chunk = std::max(1, chunk);
   std::vector<int> cells;
@@ -70,7 +72,8 @@ std::vector<float> embed(Encoder& encoder, const CsrView& x, int chunk, bool spa
     for (int i = 0; i < n; ++i) cells[i] = start + i;
     gather_rows(x, cells.data(), n, batch);
     torch::Tensor first = sparse ? encoder->first_layer_sparse(batch, threads) : encoder->first_layer_dense(batch);
-    torch::Tensor z = encoder->rest(first).to(torch::kCPU).contiguous();
+    torch::Tensor z = method.represent(encoder, batch, first).to(torch::kCPU, torch::kFloat).contiguous();
+    if (z.size(0) != n || z.size(1) != dim) throw std::logic_error("a method's representation has the wrong shape");
     std::copy_n(z.data_ptr<float>(), static_cast<size_t>(n) * dim, out.data() + static_cast<size_t>(start) * dim);
   }
   return out;
@@ -90,17 +93,21 @@ void stack_rows(const SparseBatch& a, const SparseBatch& b, SparseBatch& out) {
   for (int r = 1; r <= b.n_rows; ++r) out.indptr.push_back(offset + b.indptr[r]);
 }
 
-// Every parameter and buffer (BatchNorm's running statistics) of the encoder.
-std::vector<std::pair<std::string, torch::Tensor>> state_of(Encoder& encoder) {
-  std::vector<std::pair<std::string, torch::Tensor>> state;
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// Every parameter and buffer (BatchNorm's running statistics) of the encoder, then the
+// method's own under "method.".
+NamedTensors state_of(Encoder& encoder, Method& method) {
+  NamedTensors state;
   for (const auto& p : encoder->named_parameters()) state.emplace_back(p.key(), p.value());
   for (const auto& b : encoder->named_buffers()) state.emplace_back(b.key(), b.value());
+  for (auto& [name, tensor] : method.state()) state.emplace_back("method." + name, tensor);
   return state;
 }
 
-Weights export_weights(Encoder& encoder) {
+Weights export_weights(const NamedTensors& state) {
   Weights out;
-  for (auto& [name, tensor] : state_of(encoder)) {
+  for (auto& [name, tensor] : state) {
     torch::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat).contiguous();
     NamedArray a{name, t.sizes().vec(), {}};
     a.values.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
@@ -109,19 +116,24 @@ Weights export_weights(Encoder& encoder) {
   return out;
 }
 
-void import_weights(Encoder& encoder, const Weights& weights) {
+void import_weights(const NamedTensors& state, const Weights& weights) {
   torch::NoGradGuard no_grad;
-  for (auto& [name, tensor] : state_of(encoder)) {
+  for (auto& [name, tensor] : state) {
     auto it = std::find_if(weights.begin(), weights.end(), [&](const NamedArray& a) { return a.name == name; });
     if (it == weights.end()) throw std::invalid_argument("the model has no weights for '" + name + "'");
     if (it->shape != tensor.sizes().vec() || static_cast<int64_t>(it->values.size()) != tensor.numel())
       throw std::invalid_argument("the weights for '" + name + "' do not have the shape the model needs");
-    if (tensor.scalar_type() == torch::kFloat) {
-      tensor.copy_(torch::from_blob(const_cast<float*>(it->values.data()), tensor.sizes()));
-    } else {  // BatchNorm's step counter
-      tensor.copy_(torch::from_blob(const_cast<float*>(it->values.data()), tensor.sizes()).to(tensor.scalar_type()));
-    }
+    const torch::Tensor saved = torch::from_blob(const_cast<float*>(it->values.data()), tensor.sizes());
+    tensor.copy_(saved.to(tensor.device(), tensor.scalar_type()));  // BatchNorm's step counter is an integer
   }
+}
+
+// The encoder alone (decoding and attribution, which only CONCORD models support).
+void import_encoder_weights(Encoder& encoder, const Weights& weights) {
+  NamedTensors state;
+  for (const auto& p : encoder->named_parameters()) state.emplace_back(p.key(), p.value());
+  for (const auto& b : encoder->named_buffers()) state.emplace_back(b.key(), b.value());
+  import_weights(state, weights);
 }
 
 class Trainer {
@@ -146,11 +158,11 @@ class Trainer {
       };
     }
     encoder_ = Encoder(x.n_cols, o.model);
-    if (initial != nullptr) import_weights(encoder_, *initial);
     encoder_->to(device_);
     const MethodContext context{x_, domains_, labels_, o_, device_,
                                 [this](Encoder& e, const SparseBatch& b) { return first_layer(e, b); }};
     method_ = make_method(encoder_, context);
+    if (initial != nullptr) import_weights(state_of(encoder_, *method_), *initial);
     params_ = encoder_->parameters();
     for (auto& p : method_->parameters()) params_.push_back(p);
     if (sparse_) {
@@ -170,7 +182,7 @@ class Trainer {
     std::unique_ptr<KnnIndex> index;
     std::vector<float> embedding;
     NeighbourFn neighbours = [&](const std::vector<int>& cores, int kk, std::vector<int64_t>& out) {
-      const int dim = encoder_->latent_dim();
+      const int dim = method_->embedding_dim(encoder_);
       std::vector<float> queries(cores.size() * dim);
       for (size_t c = 0; c < cores.size(); ++c) {
         std::copy_n(embedding.data() + static_cast<int64_t>(cores[c]) * dim, dim, queries.data() + c * dim);
@@ -183,7 +195,7 @@ class Trainer {
       if (knn_mode && epoch == o_.warmup_epochs) {
         embedding = embed_all(cb.interrupted);
         Stopwatch watch(result_.seconds.knn_index);
-        index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, encoder_->latent_dim(),
+        index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, method_->embedding_dim(encoder_),
                                            o_.knn, threads_, cb.interrupted);
       }
       const double lr = o_.lr * std::pow(o_.lr_decay, epoch / std::max(1, o_.lr_step_epochs));
@@ -213,8 +225,8 @@ class Trainer {
     result_.embedding = embed_all(cb.interrupted);
     if (!all_finite(result_.embedding)) throw NonFiniteLoss(0, result_.steps);
     result_.n_cells = x_.n_rows;
-    result_.latent_dim = encoder_->latent_dim();
-    result_.weights = export_weights(encoder_);
+    result_.latent_dim = method_->embedding_dim(encoder_);
+    result_.weights = export_weights(state_of(encoder_, *method_));
     return std::move(result_);
   }
 
@@ -237,6 +249,7 @@ class Trainer {
     views_(x_, batch.data(), n, rng_, view2_, 1);
     augmenting.stop();
     encoder_->train();
+    method_->set_training(true);
 
     Stopwatch forward(t.forward);
     // On the sparse path the first layer is outside autograd: its output `tracked` is
@@ -295,7 +308,7 @@ class Trainer {
 
   std::vector<float> embed_all(const InterruptFn& interrupted) {
     Stopwatch watch(result_.seconds.embed);
-    return embed(encoder_, x_, o_.inference_batch_size, sparse_, threads_, interrupted);
+    return embed(*method_, encoder_, x_, o_.inference_batch_size, sparse_, threads_, interrupted);
   }
 
   const CsrView& x_;
@@ -324,18 +337,29 @@ class Trainer {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
-std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
-                          int threads, const std::string& device, const InterruptFn& interrupted) {
+Embedding encode(const CsrView& x, const TrainOptions& options, const Weights& weights,
+                 int threads, const std::string& device, const InterruptFn& interrupted) {
   ThreadGuard restore;
   validate(x);
   const torch::Device dev = device_of(device);
   threads = resolve_threads(threads);
   torch::set_num_threads(1);
   single_threaded_blas();
-  Encoder encoder(x.n_cols, model);
-  import_weights(encoder, weights);
+  torch::manual_seed(options.seed);
+  Encoder encoder(x.n_cols, options.model);
   encoder->to(dev);
-  return embed(encoder, x, TrainOptions().inference_batch_size, dev.is_cpu(), threads, interrupted);
+  const std::vector<int> none;
+  const bool sparse = dev.is_cpu();
+  const MethodContext context{x, none, none, options, dev, [&](Encoder& e, const SparseBatch& b) {
+                                return sparse ? e->first_layer_sparse(b, threads) : e->first_layer_dense(b);
+                              }};
+  std::unique_ptr<Method> method = make_method(encoder, context);
+  import_weights(state_of(encoder, *method), weights);
+  Embedding out;
+  out.n_cells = x.n_rows;
+  out.dim = method->embedding_dim(encoder);
+  out.values = embed(*method, encoder, x, options.inference_batch_size, sparse, threads, interrupted);
+  return out;
 }
 
 std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int n_genes,
@@ -349,7 +373,7 @@ std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int 
   torch::set_num_threads(std::max(1, resolve_threads(threads)));
   single_threaded_blas();
   Encoder encoder(n_genes, model);
-  import_weights(encoder, weights);
+  import_encoder_weights(encoder, weights);
   encoder->eval();
   torch::NoGradGuard no_grad;
   std::vector<float> out(static_cast<size_t>(n_cells) * n_genes);
@@ -373,7 +397,7 @@ std::vector<float> attribution(const CsrView& x, const ModelOptions& model, cons
   torch::set_num_threads(std::max(1, resolve_threads(threads)));
   single_threaded_blas();
   Encoder encoder(x.n_cols, model);
-  import_weights(encoder, weights);
+  import_encoder_weights(encoder, weights);
   encoder->eval();
   std::vector<int> chosen = cells;
   if (chosen.empty()) {

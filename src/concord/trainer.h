@@ -96,12 +96,17 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
                   const TrainCallbacks& callbacks = {}, const Weights* initial = nullptr,
                   const std::vector<int>& labels = {}, const ViewFn& views = nullptr);
 
-// Embeds the cells of `x` (genes in the model's order) with an encoder of the given
-// shape and weights, in evaluation mode: n_cells x latent_dim, row-major. Throws
-// std::invalid_argument when the weights do not fit the shape.
-std::vector<float> encode(const CsrView& x, const ModelOptions& model, const Weights& weights,
-                          int threads, const std::string& device = "cpu",
-                          const InterruptFn& interrupted = {});
+struct Embedding {
+  int n_cells = 0;
+  int dim = 0;
+  std::vector<float> values;  // n_cells x dim, row-major
+};
+
+// Embeds the cells of `x` (genes in the model's order) as a model trained with `options`
+// does (options.method's representation, in evaluation mode). Throws
+// std::invalid_argument when the weights do not fit the model.
+Embedding encode(const CsrView& x, const TrainOptions& options, const Weights& weights,
+                 int threads, const std::string& device = "cpu", const InterruptFn& interrupted = {});
 
 // Expression decoded from an embedding (n_cells x latent_dim, row-major) as if every cell
 // came from `domain`: n_cells x n_genes, row-major (models with a decoder only).

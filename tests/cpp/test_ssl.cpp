@@ -213,3 +213,26 @@ TEST_CASE("an unknown method is refused", "[ssl]") {
   Toy toy(50, 2, 20, 7);
   CHECK_THROWS_AS(concord::train(toy.view, toy.domain, ssl_options("dino")), std::invalid_argument);
 }
+
+TEST_CASE("a model saves its heads and training resumes from all of its weights", "[ssl]") {
+  Toy toy(120, 2, 40, 8);
+  for (const char* method : {"simsiam", "byol"}) {
+    INFO(method);
+    auto o = ssl_options(method);
+    o.epochs = 2;
+    o.min_steps = 0;
+    const auto trained = concord::train(toy.view, toy.domain, o);
+    int heads = 0;
+    for (const auto& w : trained.weights) heads += w.name.rfind("method.prediction.", 0) == 0;
+    CHECK(heads > 0);
+    o.epochs = 0;
+    const auto resumed = concord::train(toy.view, toy.domain, o, {}, &trained.weights);
+    REQUIRE(resumed.weights.size() == trained.weights.size());
+    for (size_t k = 0; k < trained.weights.size(); ++k) {
+      CHECK(resumed.weights[k].name == trained.weights[k].name);
+      CHECK(resumed.weights[k].values == trained.weights[k].values);
+    }
+    CHECK(resumed.embedding == trained.embedding);
+    CHECK(concord::encode(toy.view, o, trained.weights, 1).values == trained.embedding);
+  }
+}

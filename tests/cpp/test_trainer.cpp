@@ -114,8 +114,8 @@ TEST_CASE("encoding with the exported weights reproduces the training embedding"
     o.model.norm = norm;
     const auto r = concord::train(toy.view, toy.domain, o);
     REQUIRE_FALSE(r.weights.empty());
-    CHECK(concord::encode(toy.view, o.model, r.weights, 1) == r.embedding);
-    CHECK(concord::encode(toy.view, o.model, r.weights, 2) == r.embedding);
+    CHECK(concord::encode(toy.view, o, r.weights, 1).values == r.embedding);
+    CHECK(concord::encode(toy.view, o, r.weights, 2).values == r.embedding);
   }
 }
 
@@ -123,11 +123,11 @@ TEST_CASE("weights that do not fit the model are rejected", "[trainer]") {
   Toy toy(100, 2, 40, 9);
   auto o = small_options();
   const auto r = concord::train(toy.view, toy.domain, o);
-  auto wider = o.model;
-  wider.encoder_dims = {64};
+  auto wider = o;
+  wider.model.encoder_dims = {64};
   CHECK_THROWS_AS(concord::encode(toy.view, wider, r.weights, 1), std::invalid_argument);
   concord::Weights missing(r.weights.begin() + 1, r.weights.end());
-  CHECK_THROWS_AS(concord::encode(toy.view, o.model, missing, 1), std::invalid_argument);
+  CHECK_THROWS_AS(concord::encode(toy.view, o, missing, 1), std::invalid_argument);
 }
 
 TEST_CASE("attribution is input times gradient and finds a planted marker", "[trainer]") {
@@ -194,7 +194,7 @@ TEST_CASE("the classifier head learns labels, with unlabelled cells allowed", "[
   CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o, {}, nullptr, std::vector<int>(300, 3)),
                   std::invalid_argument);
   // The classifier travels with the weights.
-  CHECK(concord::encode(toy.view, o.model, r.weights, 1) == r.embedding);
+  CHECK(concord::encode(toy.view, o, r.weights, 1).values == r.embedding);
 }
 
 TEST_CASE("the decoder removes a batch-only gene block when decoding as the other domain", "[trainer]") {
@@ -286,7 +286,7 @@ TEST_CASE("the final embedding pass polls for interrupts", "[trainer]") {
   cb.interrupted = [] { return true; };
   CHECK_THROWS_AS(concord::train(toy.view, toy.domain, o, cb), concord::Interrupted);
   const auto r = concord::train(toy.view, toy.domain, o);
-  CHECK_THROWS_AS(concord::encode(toy.view, o.model, r.weights, 1, "cpu", cb.interrupted),
+  CHECK_THROWS_AS(concord::encode(toy.view, o, r.weights, 1, "cpu", cb.interrupted),
                   concord::Interrupted);
 }
 
@@ -299,7 +299,7 @@ TEST_CASE("training and encoding leave OpenMP's and OpenBLAS's thread counts as 
   auto o = small_options();
   o.threads = 2;
   const auto r = concord::train(toy.view, toy.domain, o);
-  concord::encode(toy.view, o.model, r.weights, 2);
+  concord::encode(toy.view, o, r.weights, 2);
   o.temperature = 1e-300;
   CHECK_THROWS(concord::train(toy.view, toy.domain, o));
   CHECK(concord::omp_threads() == 3);
