@@ -1,59 +1,160 @@
 # The SSL benchmark's methods (RunSSL) on the shared multi-batch datasets, beside
-# RunConcord and PCA: EvaluateEmbedding bio / batch / total scores (cell_type, batch)
-# and training speed. Speed is cells per second of training, counting each cell of
-# each epoch once (steps x batch size / training seconds).
+# RunConcord and PCA: integration scores, query-to-reference mapping and training speed.
 #
-#   R_LIBS=<library with concordR> Rscript bench/bench_ssl.R [threads] [datasets] [methods] [extra]
-#   e.g. Rscript bench/bench_ssl.R 2 kang_ifnb_muscat,kang_ctrl_5donors simclr,vicreg
-#        Rscript bench/bench_ssl.R 2 kang_ifnb_muscat simclr,vicreg sampler=concord
+# Input as the peers had it (bench_quality.R, ../shared/data/README.md): zero-count genes
+# dropped, Seurat LogNormalize (1e4), vst 2,000 variable genes passed as `features`.
 #
-# `extra` is a comma-separated list of name=value RunSSL arguments (numbers or strings).
-# PCA is the datasets' peer embedding (Seurat ScaleData + RunPCA, 50 components).
+#   R_LIBS=<lib> Rscript bench/bench_ssl.R [key=value ...]
+#     datasets=kang_ifnb_muscat,kang_ctrl_5donors   methods=simclr,vicreg (or "none")
+#     settings="default|concord:sampler='concord'|wide:encoder.dims=512;lr=1e-3"
+#       a setting is a name, optionally ":" and RunSSL arguments "arg=value;..." (values
+#       parsed as R); settings are separated by "|"
+#     mode=score        EvaluateEmbedding(families = c("bio", "batch")) on all cells
+#     mode=query        train on every batch but `holdout` (default: the last), embed the
+#                       held-out batch with ProjectConcord, TransferLabels (k = 5) from
+#                       the reference: accuracy and macro-F1 over the query's cell types
+#     baselines=TRUE    also RunConcord (defaults) and PCA (score: the peers' PCA; query:
+#                       PCA of the scaled reference, the query projected on it)
+#     threads=1 seed=0 out=bench/output/bench_ssl.tsv (rows appended)
+# Speed is cells per second of training: optimizer steps x batch size / training seconds
+# (sampling, views, forward, backward, optimizer).
 suppressPackageStartupMessages(library(concordR))
-args <- commandArgs(trailingOnly = TRUE)
-threads <- if (length(args) >= 1) as.integer(args[1]) else 2L
-datasets <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("kang_ifnb_muscat", "kang_ctrl_5donors")
-methods <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else
-  c("simclr", "moco", "simsiam", "nnclr", "byol", "vicreg", "barlowtwins")
-extra <- list()
-if (length(args) >= 4) {
-  for (kv in strsplit(args[4], ",")[[1]]) {
-    kv <- strsplit(kv, "=")[[1]]
-    value <- suppressWarnings(as.numeric(kv[2]))
-    extra[[kv[1]]] <- if (is.na(value)) kv[2] else value
-  }
-}
-data_dir <- file.path("..", "shared", "data")
-if (!dir.exists(data_dir)) data_dir <- "/work/shared/data"
 
-score <- function(emb, meta) {
-  s <- EvaluateEmbedding(emb, batch = meta$batch, label = meta$cell_type,
+opt <- list(datasets = "kang_ifnb_muscat,kang_ctrl_5donors", methods = "simclr,vicreg",
+            settings = "default", mode = "score", baselines = "FALSE", threads = "1", seed = "0",
+            holdout = "", out = "bench/output/bench_ssl.tsv", data.dir = "../shared/data")
+for (a in commandArgs(TRUE)) {
+  kv <- regmatches(a, regexpr("=", a), invert = TRUE)[[1]]
+  if (length(kv) != 2 || !kv[1] %in% names(opt)) stop("unknown argument '", a, "'")
+  opt[[kv[1]]] <- kv[2]
+}
+if (!dir.exists(opt$data.dir)) opt$data.dir <- "/work/shared/data"
+split_list <- function(s, sep = ",") strsplit(s, sep, fixed = TRUE)[[1]]
+threads <- as.integer(opt$threads)
+seed <- as.integer(opt$seed)
+methods <- setdiff(split_list(opt$methods), "none")
+
+parse_setting <- function(s) {
+  if (!grepl(":", s, fixed = TRUE)) return(list(name = s, args = list()))
+  pairs <- split_list(sub("^[^:]*:", "", s), ";")
+  args <- lapply(pairs, function(p) eval(parse(text = sub("^[^=]*=", "", p))))
+  names(args) <- sub("=.*", "", pairs)
+  list(name = sub(":.*", "", s), args = args)
+}
+settings <- lapply(split_list(opt$settings, "|"), parse_setting)
+
+load_real <- function(name) {
+  d <- readRDS(file.path(opt$data.dir, name, paste0(name, ".rds")))
+  counts <- d$counts[Matrix::rowSums(d$counts) > 0, ]
+  seu <- Seurat::CreateSeuratObject(counts)
+  seu <- Seurat::NormalizeData(seu, normalization.method = "LogNormalize", scale.factor = 1e4,
+                               verbose = FALSE)
+  seu <- Seurat::FindVariableFeatures(seu, selection.method = "vst",
+                                      nfeatures = min(2000, nrow(counts)), verbose = FALSE)
+  list(x = Seurat::GetAssayData(seu, slot = "data"), features = Seurat::VariableFeatures(seu),
+       batch = as.character(d$meta$batch), label = as.character(d$meta$cell_type),
+       pca = file.path(opt$data.dir, name, "peers", "pca.tsv.gz"))
+}
+
+train_seconds <- function(info) sum(info$phase.seconds[c("sample", "augment", "forward", "backward", "optimizer")])
+
+# Trains `what` ("concord" or a RunSSL method) on cells `keep`; the embedding with its
+# training speed.
+train <- function(d, keep, what, args) {
+  x <- d$x[, keep]
+  common <- list(x, group.by = d$batch[keep], features = d$features, threads = threads,
+                 seed = seed, verbose = FALSE)
+  emb <- if (what == "concord") do.call(RunConcord, common)
+         else do.call(RunSSL, c(common, list(method = what), args))
+  info <- attr(emb, "concord")
+  s <- train_seconds(info)
+  list(emb = emb, steps = as.integer(info$steps), seconds = s,
+       cells.per.s = info$steps * info$params$batch_size / s)
+}
+
+macro_f1 <- function(truth, pred) {
+  f1 <- vapply(unique(truth), function(k) {
+    tp <- sum(pred == k & truth == k)
+    if (tp == 0) return(0)
+    precision <- tp / sum(pred == k)
+    recall <- tp / sum(truth == k)
+    2 * precision * recall / (precision + recall)
+  }, numeric(1))
+  mean(f1)
+}
+
+transfer <- function(ref.emb, query.emb, d, ref, query) {
+  pred <- as.character(TransferLabels(unclass(query.emb)[, , drop = FALSE], unclass(ref.emb)[, , drop = FALSE],
+                                      d$label[ref], k = 5, threads = threads)$label)
+  truth <- d$label[query]
+  c(accuracy = mean(pred == truth), macro_f1 = macro_f1(truth, pred))
+}
+
+pca_query <- function(d, ref, query) {
+  xr <- as.matrix(Matrix::t(d$x[d$features, ref]))
+  mu <- colMeans(xr)
+  sdv <- apply(xr, 2, stats::sd)
+  sdv[sdv == 0] <- 1
+  p <- stats::prcomp(scale(xr, mu, sdv), center = FALSE, rank. = 50)
+  xq <- scale(as.matrix(Matrix::t(d$x[d$features, query])), mu, sdv)
+  list(ref = p$x, query = xq %*% p$rotation)
+}
+
+score <- function(emb, d) {
+  s <- EvaluateEmbedding(unclass(emb)[, , drop = FALSE], batch = d$batch, label = d$label,
                          families = c("bio", "batch"), threads = threads)
-  sprintf("%.3f\t%.3f\t%.3f", s$Bio, s$Batch, s$Total)
+  c(Bio = s$Bio, Batch = s$Batch, Total = s$Total)
 }
 
-cat(paste(c("dataset", "method", "cells", "train_s", "steps", "cells_per_s", "Bio", "Batch",
-            "Total"), collapse = "\t"), "\n")
-for (name in datasets) {
-  d <- readRDS(file.path(data_dir, name, paste0(name, ".rds")))
-  pca <- utils::read.delim(file.path(data_dir, name, "peers", "pca.tsv.gz"), header = FALSE, row.names = 1)
-  pca <- as.matrix(pca[colnames(d$counts), ])
-  cat(sprintf("%s\tPCA\t%d\t\t\t\t%s\n", name, ncol(d$counts), score(pca, d$meta)))
-  runs <- c(list(concord = function() RunConcord(d$counts, group.by = d$meta$batch, threads = threads,
-                                                 verbose = FALSE)),
-            lapply(stats::setNames(methods, methods), function(m) function() {
-              do.call(RunSSL, c(list(d$counts, method = m, group.by = d$meta$batch,
-                                     threads = threads, verbose = FALSE), extra))
-            }))
-  for (m in names(runs)) {
-    emb <- runs[[m]]()
-    info <- attr(emb, "concord")
-    train <- sum(info$phase.seconds[c("sample", "augment", "forward", "backward", "optimizer")])
-    cells <- info$steps * info$params$batch_size / train
-    cat(sprintf("%s\t%s\t%d\t%.1f\t%d\t%.0f\t%s\n", name, m, nrow(emb), train, as.integer(info$steps),
-                cells, score(unclass(emb)[, ], d$meta)))
+dir.create(dirname(opt$out), showWarnings = FALSE, recursive = TRUE)
+emit <- function(row) {
+  row <- c(list(date = format(Sys.time(), "%Y-%m-%d %H:%M"), load = round(unname(
+    as.numeric(strsplit(readLines("/proc/loadavg"), " ")[[1]][1])), 1)), row)
+  cat(paste(names(row), unlist(lapply(row, function(v) if (is.numeric(v)) format(round(v, 3)) else v)),
+            sep = "=", collapse = "\t"), "\n")
+  utils::write.table(as.data.frame(row), opt$out, sep = "\t", row.names = FALSE, quote = FALSE,
+                     append = file.exists(opt$out), col.names = !file.exists(opt$out))
+}
+
+for (name in split_list(opt$datasets)) {
+  d <- load_real(name)
+  runs <- list()
+  if (as.logical(opt$baselines)) runs$concord <- list(what = "concord", setting = list(name = "default", args = list()))
+  for (m in methods) for (s in settings) runs[[length(runs) + 1]] <- list(what = m, setting = s)
+  base <- list(dataset = name, mode = opt$mode, seed = seed)
+
+  if (opt$mode == "score") {
+    if (as.logical(opt$baselines)) {
+      pca <- utils::read.delim(d$pca, row.names = 1)
+      pca <- as.matrix(pca[colnames(d$x), ])
+      emit(c(base, list(method = "pca", setting = "peers", steps = NA, train_s = NA, cells_per_s = NA),
+             as.list(score(pca, d))))
+    }
+    for (r in runs) {
+      fit <- train(d, rep(TRUE, ncol(d$x)), r$what, r$setting$args)
+      emit(c(base, list(method = r$what, setting = r$setting$name, steps = fit$steps,
+                        train_s = fit$seconds, cells_per_s = fit$cells.per.s), as.list(score(fit$emb, d))))
+    }
+  } else if (opt$mode == "query") {
+    holdout <- if (nzchar(opt$holdout)) opt$holdout else utils::tail(sort(unique(d$batch)), 1)
+    query <- d$batch == holdout
+    ref <- !query
+    base$holdout <- holdout
+    if (as.logical(opt$baselines)) {
+      p <- pca_query(d, ref, query)
+      emit(c(base, list(method = "pca", setting = "scaled reference", steps = NA, train_s = NA,
+                        cells_per_s = NA), as.list(transfer(p$ref, p$query, d, ref, query))))
+    }
+    for (r in runs) {
+      fit <- train(d, ref, r$what, r$setting$args)
+      q <- ProjectConcord(d$x[, query], fit$emb, threads = threads, verbose = FALSE)
+      emit(c(base, list(method = r$what, setting = r$setting$name, steps = fit$steps,
+                        train_s = fit$seconds, cells_per_s = fit$cells.per.s),
+             as.list(transfer(fit$emb, q, d, ref, query))))
+    }
+  } else {
+    stop("unknown mode '", opt$mode, "'")
   }
 }
-cat("machine:", system("lscpu | grep 'Model name' | sed 's/.*: *//'", intern = TRUE),
-    "|", parallel::detectCores(), "cores |", format(Sys.time(), "%Y-%m-%d"),
-    "| threads", threads, "| extra:", if (length(extra)) paste(names(extra), extra, sep = "=", collapse = ", ") else "none", "\n")
+cat("machine:", system("lscpu | grep 'Model name' | sed 's/.*: *//'", intern = TRUE), "|",
+    parallel::detectCores(), "cores | threads", threads, "\n")
