@@ -71,6 +71,7 @@ print.ConcordModel <- function(x, ...) {
       x$training$steps, " steps, final loss ", format(utils::tail(x$training$loss, 1), digits = 4),
       "\n", sep = "")
   cat("  input:    ", x$input, "\n", sep = "")
+  if (.is_ssl(p)) cat("  views:    ", .ssl_augment_label(p$augment), "; ", p$sampler, " sampler\n", sep = "")
   if (!is.null(x$classes)) cat("  classes:  ", paste(x$classes, collapse = ", "), "\n", sep = "")
   invisible(x)
 }
@@ -81,10 +82,11 @@ summary.ConcordModel <- function(object, ...) {
   structure(list(
     method = .method_label(p), features = length(object$features),
     layers = c(p$encoder_dims, p$latent_dim),
-    batches = object$batches, parameters = p[c("epochs", "batch_size", "lr", "lr_decay",
-                                              "temperature", "beta", "element_mask",
-                                              "feature_mask", "p_intra_knn", "p_intra_domain",
-                                              "min_steps", "seed")],
+    batches = object$batches,
+    parameters = if (.is_ssl(p)) .ssl_summary_parameters(p)
+                 else p[c("epochs", "batch_size", "lr", "lr_decay", "temperature", "beta",
+                          "element_mask", "feature_mask", "p_intra_knn", "p_intra_domain",
+                          "min_steps", "seed")],
     training = object$training, input = object$input, versions = object$versions,
     n.weights = sum(lengths(object$weights))
   ), class = "summary.ConcordModel")
@@ -100,7 +102,9 @@ print.summary.ConcordModel <- function(x, ...) {
   cat("Training: ", x$training$n.cells, " cells, ", x$training$steps, " steps; loss by epoch: ",
       paste(format(x$training$loss, digits = 3), collapse = " "), "\n", sep = "")
   cat("Parameters:\n")
-  print(unlist(x$parameters))
+  numbers <- vapply(x$parameters, is.numeric, logical(1))
+  print(unlist(x$parameters[numbers]))
+  for (n in names(x$parameters)[!numbers]) cat(n, ": ", x$parameters[[n]], "\n", sep = "")
   cat("Versions: concordR ", x$versions$concordR, ", R ", x$versions$R, "\n", sep = "")
   invisible(x)
 }

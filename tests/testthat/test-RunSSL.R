@@ -52,6 +52,12 @@ test_that("CONCORD's sampler trains any method, batch by batch", {
   emb <- run_ssl(d$data, method = "simclr", group.by = d$meta$batch, sampler = "concord", epochs = 2)
   expect_equal(attr(emb, "concord")$params$sampler, "concord")
   expect_equal(nrow(emb), ncol(d$data))
+  # By default: CONCORD's sampler with batches, the benchmark's uniform one without.
+  by.batch <- run_ssl(d$data, method = "simclr", group.by = d$meta$batch, epochs = 2)
+  expect_identical(unclass(by.batch)[, ], unclass(emb)[, ])
+  expect_equal(attr(run_ssl(d$data, epochs = 1), "concord")$params$sampler, "uniform")
+  uniform <- run_ssl(d$data, group.by = d$meta$batch, sampler = "uniform", epochs = 1)
+  expect_equal(attr(uniform, "concord")$params$sampler, "uniform")
 })
 
 test_that("a saved SSL model reloads and projects cells onto the same embedding", {
@@ -62,6 +68,7 @@ test_that("a saved SSL model reloads and projects cells onto the same embedding"
   SaveConcordModel(GetConcordModel(emb), file)
   model <- LoadConcordModel(file)
   expect_output(print(model), "MoCo model")
+  expect_output(print(model), "views: +mask \\(p 0.5\\), gaussian \\(p 0.5\\), innerswap")
   projected <- ProjectConcord(d$counts, model, threads = 1, verbose = FALSE, reduction.key = "MOCO_")
   expect_equal(unclass(projected)[, ], unclass(emb)[, ], tolerance = 1e-6)
   labels <- TransferLabels(projected, emb, labels = d$meta$cell_type, threads = 1)
@@ -87,10 +94,11 @@ test_that("RunSSL's defaults are the benchmark's and equal the engine's", {
   expect_equal(eval(r$vicreg.weights), c(e$vicreg_invariance, e$vicreg_variance, e$vicreg_covariance))
   expect_equal(r$barlow.lambda, e$barlow_lambda)
   expect_equal(c(r$latent.dim, r$encoder.dims, r$batch.size), c(64, 128, 256))
-  expect_equal(c(r$epochs, r$min.steps), c(30, 1500))  # measured departures (?RunSSL)
+  # Measured departures (?RunSSL): epochs, min.steps, lr, the sampler with batches.
+  expect_equal(c(r$epochs, r$min.steps, r$lr), c(30, 1500, 1e-3))
+  expect_null(r$sampler)
   expect_equal(r$augment, "clear")
-  expect_equal(c(r$lr, r$weight.decay, r$decay.rate, r$decay.every, r$temperature),
-               c(1e-4, 1e-6, 0.1, 10, 0.5))
+  expect_equal(c(r$weight.decay, r$decay.rate, r$decay.every, r$temperature), c(1e-6, 0.1, 10, 0.5))
 })
 
 test_that("the views come from the augmentations, recorded in the model", {
@@ -129,4 +137,23 @@ test_that("bad augmentations give clear errors", {
   expect_error(run_ssl(d$data, augment = c("mask", "bbknn")), "bbknn augmentation needs batches")
   expect_error(run_ssl(d$data, augment = "bbknn", group.by = rep("a", ncol(d$data))),
                "needs cells from at least two batches; got 1")
+})
+
+test_that("summary() shows the method's own hyperparameters, not CONCORD's", {
+  d <- small_data()
+  moco <- summary(GetConcordModel(run_ssl(d$data, method = "moco", epochs = 1, queue.size = 60)))
+  expect_equal(moco$method, "MoCo")
+  expect_equal(moco$parameters$queue_size, 60L)
+  expect_equal(moco$parameters$projection_factor, 1L)
+  expect_true(all(c("momentum_start", "temperature", "weight_decay") %in% names(moco$parameters)))
+  expect_false(any(c("element_mask", "feature_mask", "beta", "p_intra_knn") %in% names(moco$parameters)))
+  vicreg <- summary(GetConcordModel(run_ssl(d$data, method = "vicreg", epochs = 1, augment = "mask")))
+  expect_equal(vicreg$parameters$projection_factor, 4L)
+  expect_equal(vicreg$parameters$vicreg_variance, 5)
+  expect_false(any(c("temperature", "queue_size", "momentum_start") %in% names(vicreg$parameters)))
+  expect_output(print(vicreg), "augment: mask \\(p 0.5\\)")
+  expect_output(print(vicreg), "vicreg_invariance")
+  concord <- summary(GetConcordModel(RunConcord(d$data, latent.dim = 8, encoder.dims = 16, epochs = 1,
+                                                min.steps = 0, threads = 1, verbose = FALSE)))
+  expect_true(all(c("element_mask", "beta") %in% names(concord$parameters)))
 })
