@@ -201,11 +201,7 @@ TEST_CASE("the sparse and dense first layers train SSL methods alike", "[ssl]") 
     o.sparse_kernels = false;
     const auto dense = concord::train(toy.view, toy.domain, o);
     REQUIRE(sparse.embedding.size() == dense.embedding.size());
-    double worst = 0;
-    for (size_t i = 0; i < sparse.embedding.size(); ++i) {
-      worst = std::max(worst, static_cast<double>(std::abs(sparse.embedding[i] - dense.embedding[i])));
-    }
-    CHECK(worst < 1e-2);
+    CHECK(max_abs_difference(sparse.embedding, dense.embedding) < 1e-2);
   }
 }
 

@@ -54,11 +54,7 @@ TEST_CASE("sparse kernels and LibTorch's dense path train the same model", "[tra
   o.sparse_kernels = false;
   const auto dense = concord::train(toy.view, toy.domain, o);
   REQUIRE(sparse.embedding.size() == dense.embedding.size());
-  double worst = 0;
-  for (size_t i = 0; i < sparse.embedding.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(sparse.embedding[i]) - dense.embedding[i]));
-  }
-  CHECK(worst < 1e-3);
+  CHECK(max_abs_difference(sparse.embedding, dense.embedding) < 1e-3);
   CHECK(sparse.epoch_loss[0] == Approx(dense.epoch_loss[0]).epsilon(1e-4));
 }
 

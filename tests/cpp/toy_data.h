@@ -1,6 +1,8 @@
 // Toy single-cell data for the engine tests, and how well an embedding keeps its labels.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "csr.h"
@@ -47,6 +49,15 @@ double neighbour_agreement(const concord::TrainResult& r, const std::vector<int>
   int same = 0;
   for (int c = 0; c < r.n_cells; ++c) same += label[idx[2 * c + 1]] == label[c];
   return same / static_cast<double>(r.n_cells);
+}
+
+// Largest absolute difference between two embeddings of the same shape.
+double max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
+  }
+  return worst;
 }
 
 }  // namespace
