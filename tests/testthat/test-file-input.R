@@ -41,6 +41,7 @@ write_h5ad <- function(path, counts, obs, layout = c("csr", "csc", "dense")) {
 
 # With one antibody-capture feature after the genes, which reading must leave out.
 write_10x <- function(path, counts) {
+  genes <- rownames(counts)
   counts <- rbind(counts, Matrix::sparseMatrix(i = 1, j = 1, x = 7, dims = c(1, ncol(counts))))
   f <- hdf5r::H5File$new(path, mode = "w")
   on.exit(f$close_all())
@@ -51,8 +52,8 @@ write_10x <- function(path, counts) {
   g[["shape"]] <- dim(counts)
   g[["barcodes"]] <- colnames(counts)
   features <- g$create_group("features")
-  features[["name"]] <- c(rownames(counts)[-nrow(counts)], "CD3-TotalSeqB")
-  features[["feature_type"]] <- c(rep("Gene Expression", nrow(counts) - 1), "Antibody Capture")
+  features[["name"]] <- c(genes, "CD3-TotalSeqB")
+  features[["feature_type"]] <- c(rep("Gene Expression", length(genes)), "Antibody Capture")
 }
 
 file_fast <- list(latent.dim = 8, encoder.dims = 32, epochs = 1, min.steps = 0, batch.size = 64,
@@ -132,4 +133,28 @@ test_that("bad files give clear errors", {
   write_10x(h5, d$counts)
   expect_error(run_file(h5, write.to = file.path(dir, "o.h5ad")), "needs an .h5ad input")
   expect_error(run_file(h5, layer = "x"), "'layer' applies to .h5ad files only")
+})
+
+test_that("a SingleCellExperiment with an HDF5-backed assay trains as one in memory", {
+  skip_if_not_installed("HDF5Array")
+  skip_if_not_installed("SingleCellExperiment")
+  d <- small_data()
+  dir <- withr::local_tempdir()
+  sce <- function(assay) {
+    SingleCellExperiment::SingleCellExperiment(list(counts = assay), colData = S4Vectors::DataFrame(d$meta))
+  }
+  expected <- run_file(sce(d$counts), group.by = "batch")
+  dense <- HDF5Array::writeHDF5Array(as.matrix(d$counts), file.path(dir, "dense.h5"), "counts")
+  dimnames(dense) <- dimnames(d$counts)
+  # Debian's rhdf5 fails to open a second TENxMatrix in one session, so the sparse case
+  # is a DelayedMatrix over the dgCMatrix itself.
+  sparse <- DelayedArray::DelayedArray(d$counts)
+  for (assay in list(dense, sparse)) {
+    expect_s4_class(assay, "DelayedMatrix")
+    got <- run_file(sce(assay), group.by = "batch")
+    expect_identical(SingleCellExperiment::reducedDim(got, "CONCORD"),
+                     SingleCellExperiment::reducedDim(expected, "CONCORD"), label = class(assay)[1])
+  }
+  # Blocks of cells (here 7 at a time) join back into the same matrix.
+  expect_identical(concordR:::.delayed_as_dgc(dense, block.bytes = 8 * 7 * nrow(dense)), d$counts)
 })
