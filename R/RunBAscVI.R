@@ -20,9 +20,7 @@
 #' of 64 uniformly drawn cells, 100 epochs. Departures: the library size is the
 #' observed total count of the features (scvi-tools' default) rather than a library
 #' encoder; no early stopping on a held-out loss (all epochs are trained); the
-#' autoencoder's Adam keeps eps 1e-8; `min.steps = 3000` raises the steps per epoch of
-#' small data, whose 100 epochs of 64 cells are otherwise too few to converge at this
-#' learning rate (bench/README.md).
+#' autoencoder's Adam keeps eps 1e-8.
 #'
 #' The input must be raw counts (Seurat's `counts` slot, an SCE's `counts` assay);
 #' log-normalized data are refused. The model is a `ConcordModel`: [SaveConcordModel()],
@@ -67,7 +65,7 @@ RunBAscVI.default <- function(object, group.by = NULL, features = NULL, adversar
                               decoder.dims = c(512, 512), epochs = 100, batch.size = 64,
                               lr = 5e-5, weight.decay = 1e-5, dropout = 0.1,
                               adversary.weight = 10, discriminator.lr = 1e-2,
-                              discriminator.steps = 1, kl.weight = 1, min.steps = 3000,
+                              discriminator.steps = 1, kl.weight = 1, min.steps = 0,
                               decode = FALSE, decode.batch = NULL, seed = 0, threads = NULL,
                               device = c("auto", "cpu", "cuda"), verbose = TRUE,
                               reduction.key = NULL, ...) {

@@ -11,7 +11,6 @@
 # (VmHWM, reset by writing 5 to /proc/self/clear_refs; Linux only). PCA is the
 # datasets' peer embedding (Seurat ScaleData + RunPCA, 50 components).
 suppressPackageStartupMessages(library(concordR))
-for (f in c("RunBAscVI", "RunSCCRAFT")) if (!exists(f)) assign(f, getFromNamespace(f, "concordR"))
 args <- commandArgs(trailingOnly = TRUE)
 threads <- if (length(args) >= 1) as.integer(args[1]) else 2L
 datasets <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("kang_ifnb_muscat", "kang_ctrl_5donors")

@@ -113,3 +113,29 @@ TEST_CASE("the VAE methods train, embed their latent mean and restore from their
     CHECK(decoded.size() == static_cast<size_t>(240) * 60);
   }
 }
+
+TEST_CASE("BA-scVI's adversary leaves a fresh discriminator less able to tell the batches apart", "[vae]") {
+  Toy toy(400, 3, 60, 11);
+  std::vector<double> counts = toy.values;
+  for (double& v : counts) v = std::log1p(std::round(v));
+  const concord::CsrView x{toy.view.n_rows, toy.view.n_cols, toy.indptr.data(), toy.indices.data(), counts.data()};
+  // How well a discriminator trained on the final embedding (frozen) predicts the batch.
+  auto batch_accuracy = [&](double weight) {
+    concord::TrainOptions o = vae_options("bascvi");
+    o.vae.adversary_weight = weight;
+    o.min_steps = 400;
+    const concord::TrainResult r = concord::train(x, toy.domain, o);
+    torch::Tensor z = torch::from_blob(const_cast<float*>(r.embedding.data()), {r.n_cells, r.latent_dim}).clone();
+    z = (z - z.mean(0)) / (z.std(0) + 1e-6);
+    const torch::Tensor domains = torch::tensor(std::vector<int64_t>(toy.domain.begin(), toy.domain.end()));
+    concord::VaeOptions v = discriminator_options();
+    concord::Adversary probe(r.latent_dim, v, 1e-8, torch::kCPU);
+    probe.train(z, domains, 200);
+    return probe.net()->accuracy(z, domains);
+  };
+  const double frozen_out = batch_accuracy(0);
+  const double adversarial = batch_accuracy(10);
+  INFO("batch accuracy without adversary " << frozen_out << ", with " << adversarial);
+  CHECK(frozen_out > 0.8);
+  CHECK(adversarial < frozen_out - 0.1);
+}
