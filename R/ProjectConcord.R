@@ -55,8 +55,13 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
   n.cells <- ncol(query)
   if (is.null(n.cells)) .stop("expected a features x cells query matrix; got an object of class ", class(query)[1], ".")
   batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
-  x <- .align_features(.normalized_input(query, verbose), model$features)
+  x <- .align_features(.model_input(query, model$params, verbose), model$features)
 
+  if (fine.tune.epochs > 0 && !is.null(model$params$vae_latent_dim)) {
+    .stop("fine-tuning a ", .method_label(model$params), " model is not supported (its batch ",
+          "codes and discriminators are fixed to the training batches); project with ",
+          "fine.tune.epochs = 0.")
+  }
   if (fine.tune.epochs > 0) {
     .ssl_augment_check_batches(model$params$augment, nlevels(batch),
                                "give 'group.by' with the query's batches, or fine.tune.epochs = 0")

@@ -73,6 +73,10 @@
     .Call(`_concordR_concord_decode`, embedding, weights, options, domain, n_genes, threads)
 }
 
+.concord_decode_cells <- function(x, weights, options, domain, threads) {
+    .Call(`_concordR_concord_decode_cells`, x, weights, options, domain, threads)
+}
+
 .concord_attribution <- function(x, weights, options, cells, threads) {
     .Call(`_concordR_concord_attribution`, x, weights, options, cells, threads)
 }

@@ -77,11 +77,13 @@
 
 # Trains on the features x cells input `object` with one batch label per cell and wraps
 # the embedding (cells x latent, columns named by `reduction.key`) with the model and
-# training record in attr(, "concord").
+# training record in attr(, "concord"). `prepare = FALSE` takes `object` as the engine's
+# input as it is (a verb that prepared it itself); `labels` are per-cell integer labels
+# for the method (-1: none).
 .train_embedding <- function(object, batch, features, params, verbose, reduction.key,
-                             classes = NULL) {
-  x <- .prepare_expression(object, features, verbose)
-  fit <- .train_engine(x, batch, params, verbose, classes = classes)
+                             classes = NULL, prepare = TRUE, labels = NULL) {
+  x <- if (prepare) .prepare_expression(object, features, verbose) else object
+  fit <- .train_engine(x, batch, params, verbose, classes = classes, labels = labels)
   emb <- fit$embedding
   dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
   model <- .new_model(fit$weights, features = rownames(x), params = params,
@@ -96,7 +98,8 @@
 }
 
 
-.train_engine <- function(x, batch, params, verbose, initial.weights = NULL, classes = NULL) {
+.train_engine <- function(x, batch, params, verbose, initial.weights = NULL, classes = NULL,
+                          labels = NULL) {
   .check_batch_sizes(batch)
   .check_training_memory(params, n.genes = nrow(x), n.cells = ncol(x))
   loss <- NA_real_
@@ -114,7 +117,7 @@
     }
   }
   started <- proc.time()[["elapsed"]]
-  labels <- if (is.null(classes)) NULL else ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
+  if (!is.null(classes)) labels <- ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
   fit <- .concord_train(x, as.integer(batch) - 1L, params, on.epoch, initial.weights, labels)
   if (verbose) cli::cli_progress_done(.envir = frame)
   fit$seconds <- proc.time()[["elapsed"]] - started
@@ -176,7 +179,9 @@
 # The method's name for messages: "CONCORD", "SimCLR", ...
 .method_label <- function(params) {
   labels <- c(concord = "CONCORD", simclr = "SimCLR", moco = "MoCo", simsiam = "SimSiam",
-              nnclr = "NNCLR", byol = "BYOL", vicreg = "VICReg", barlowtwins = "Barlow Twins")
+              nnclr = "NNCLR", byol = "BYOL", vicreg = "VICReg", barlowtwins = "Barlow Twins",
+              bascvi = "BA-scVI", sccraft = "scCRAFT")
   method <- if (is.null(params$method)) "concord" else params$method
+  if (method == "bascvi" && isFALSE(params$adversarial)) return("scVI")
   unname(labels[method])
 }

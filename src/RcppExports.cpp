@@ -264,6 +264,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_decode_cells
+Rcpp::NumericMatrix concord_decode_cells(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int domain, int threads);
+RcppExport SEXP _concordR_concord_decode_cells(SEXP xSEXP, SEXP weightsSEXP, SEXP optionsSEXP, SEXP domainSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::S4 >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< int >::type domain(domainSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_decode_cells(x, weights, options, domain, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_attribution
 Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, Rcpp::IntegerVector cells, int threads);
 RcppExport SEXP _concordR_concord_attribution(SEXP xSEXP, SEXP weightsSEXP, SEXP optionsSEXP, SEXP cellsSEXP, SEXP threadsSEXP) {
@@ -376,6 +391,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 6},
     {"_concordR_concord_encode", (DL_FUNC) &_concordR_concord_encode, 5},
     {"_concordR_concord_decode", (DL_FUNC) &_concordR_concord_decode, 6},
+    {"_concordR_concord_decode_cells", (DL_FUNC) &_concordR_concord_decode_cells, 5},
     {"_concordR_concord_attribution", (DL_FUNC) &_concordR_concord_attribution, 5},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},

@@ -28,7 +28,8 @@ concord::Metric parse_metric(const std::string& s) {
 concord::SamplerKind parse_sampler(const std::string& s) {
   if (s == "concord") return concord::SamplerKind::concord;
   if (s == "uniform") return concord::SamplerKind::uniform;
-  throw std::invalid_argument("sampler must be \"uniform\" or \"concord\"");
+  if (s == "balanced") return concord::SamplerKind::balanced;
+  throw std::invalid_argument("sampler must be \"uniform\", \"concord\" or \"balanced\"");
 }
 
 // Options that only some methods' parameter lists carry keep the engine's default when
@@ -95,6 +96,21 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   read_optional(o, "vicreg_variance", t.ssl.vicreg_variance);
   read_optional(o, "vicreg_covariance", t.ssl.vicreg_covariance);
   read_optional(o, "barlow_lambda", t.ssl.barlow_lambda);
+  read_optional(o, "vae_latent_dim", t.vae.latent_dim);
+  read_optional(o, "vae_decoder_dims", t.vae.decoder_dims);
+  read_optional(o, "kl_weight", t.vae.kl_weight);
+  read_optional(o, "adversarial", t.vae.adversarial);
+  read_optional(o, "adversary_weight", t.vae.adversary_weight);
+  read_optional(o, "adversary_warmup_epochs", t.vae.adversary_warmup_epochs);
+  read_optional(o, "discriminator_lr", t.vae.discriminator_lr);
+  read_optional(o, "discriminator_weight_decay", t.vae.discriminator_weight_decay);
+  read_optional(o, "discriminator_steps", t.vae.discriminator_steps);
+  read_optional(o, "vae_n_domains", t.vae.n_domains);
+  read_optional(o, "cosine_weight", t.vae.cosine_weight);
+  read_optional(o, "triplet_weight", t.vae.triplet_weight);
+  read_optional(o, "triplet_margin", t.vae.triplet_margin);
+  read_optional(o, "triplets_per_cluster", t.vae.triplets_per_cluster);
+  read_optional(o, "n_high", t.vae.n_high);
   return t;
 }
 
@@ -265,6 +281,23 @@ Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List wei
       double* dst = out.begin() + static_cast<R_xlen_t>(start) * n_genes;
       std::transform(e.begin(), e.end(), dst, [](float v) { return v > 0.f ? static_cast<double>(v) : 0.0; });
     }
+    return out;
+  });
+}
+
+// Expression a generative model (RunBAscVI, RunSCCRAFT) decodes for the cells of x
+// (genes x cells, in the model's gene order and input scale) as if every cell came from
+// `domain` (0-based): genes x cells.
+// [[Rcpp::export(.concord_decode_cells)]]
+Rcpp::NumericMatrix concord_decode_cells(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int domain,
+                                         int threads) {
+  return glue::engine_call([&] {
+    const concord::CsrView view = view_of(x);
+    const std::vector<float> e = concord::decode_cells(view, options_from(options), weights_from_r(weights), domain,
+                                                       threads, glue::interrupt_pending);
+    const int genes = view.n_cols;
+    Rcpp::NumericMatrix out(genes, view.n_rows);
+    std::copy(e.begin(), e.end(), out.begin());  // row-major cells x genes is genes x cells
     return out;
   });
 }

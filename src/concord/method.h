@@ -76,6 +76,13 @@ class Method {
   // (the loop prefixes "method."); restored, all of them, when training starts from
   // saved weights and when cells are embedded with a saved model.
   virtual std::vector<std::pair<std::string, torch::Tensor>> state() { return {}; }
+  // Expression (cells x genes) a generative method decodes from a batch's
+  // representation as if every cell came from `domain`, in evaluation mode and without
+  // gradient; an undefined tensor for methods that decode nothing.
+  virtual torch::Tensor decode(Encoder& online, const SparseBatch& batch, const torch::Tensor& first, int domain) {
+    (void)online, (void)batch, (void)first, (void)domain;
+    return {};
+  }
 };
 
 // The method named by context.options.method. Throws std::invalid_argument for an
@@ -85,5 +92,9 @@ std::unique_ptr<Method> make_method(Encoder& online, const MethodContext& contex
 // The self-supervised methods of the SSL benchmark (method_ssl.cpp); nullptr for a name
 // that is not one of them.
 std::unique_ptr<Method> make_ssl_method(Encoder& online, const MethodContext& context);
+
+// The variational autoencoders "bascvi" (method_bascvi.cpp) and "sccraft"
+// (method_sccraft.cpp); nullptr for other names.
+std::unique_ptr<Method> make_vae_method(Encoder& online, const MethodContext& context);
 
 }  // namespace concord

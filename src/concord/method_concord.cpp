@@ -61,6 +61,7 @@ class Concord : public Method {
 std::unique_ptr<Method> make_method(Encoder& online, const MethodContext& context) {
   if (context.options.method == "concord") return std::make_unique<Concord>(context);
   if (auto ssl = make_ssl_method(online, context)) return ssl;
+  if (auto vae = make_vae_method(online, context)) return vae;
   throw std::invalid_argument("unknown method \"" + context.options.method + "\"");
 }
 

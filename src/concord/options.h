@@ -55,7 +55,9 @@ struct ModelOptions {
   int domain_dim = 8;
 };
 
-enum class SamplerKind { concord, uniform };
+// balanced: each mini-batch holds about equal numbers of cells of every domain
+// (scCRAFT's sampler).
+enum class SamplerKind { concord, uniform, balanced };
 
 // The self-supervised methods of the SSL benchmark (Richter et al. 2025; reference code
 // scAugmentBench over LightlySSL). Defaults are the benchmark's configuration.
@@ -79,11 +81,45 @@ struct SslOptions {
   double barlow_lambda = 5e-3;
 };
 
+// The variational autoencoders: scVI / BA-scVI (method "bascvi") and scCRAFT ("sccraft").
+// The online encoder is their trunk; these size what the methods add to it. Defaults are
+// BA-scVI's; R passes scCRAFT's.
+struct VaeOptions {
+  // Dimensions of the Gaussian latent (the embedding is its mean).
+  int latent_dim = 10;
+  // Hidden widths of the decoder (BA-scVI only; scCRAFT's decoder is fixed by its paper).
+  std::vector<int> decoder_dims = {512, 512};
+  double kl_weight = 1.0;
+  // Batch discriminators trained against the encoder; false with "bascvi" is plain scVI,
+  // whose decoder reads the batch's one-hot code instead.
+  bool adversarial = true;
+  // Weight of the discriminators' cross-entropy that the autoencoder maximises (BA-scVI's
+  // beta, scCRAFT's lambda_D), and epochs trained before it enters the loss.
+  double adversary_weight = 10.0;
+  int adversary_warmup_epochs = 0;
+  // The discriminators' own Adam and updates per autoencoder update.
+  double discriminator_lr = 1e-2;
+  double discriminator_weight_decay = 1e-5;
+  int discriminator_steps = 1;
+  int discriminator_hidden = 128;
+  // Batches (domains): the width of the one-hot codes and of the discriminators' output.
+  int n_domains = 0;
+  // scCRAFT: weights of the cosine reconstruction and dual-resolution triplet losses, the
+  // triplets' margin and anchors drawn per low-resolution cluster of a batch. Each cell's
+  // label (train()'s labels) is low * n_high + high, or -1 for none.
+  double cosine_weight = 20.0;
+  double triplet_weight = 1.0;
+  double triplet_margin = 5.0;
+  int triplets_per_cluster = 15;
+  int n_high = 1;
+};
+
 struct TrainOptions {
-  // "concord", or one of the SSL benchmark's "simclr", "moco", "simsiam", "nnclr",
-  // "byol", "vicreg", "barlowtwins".
+  // "concord", one of the SSL benchmark's "simclr", "moco", "simsiam", "nnclr",
+  // "byol", "vicreg", "barlowtwins", or a variational autoencoder "bascvi", "sccraft".
   std::string method = "concord";
   SslOptions ssl;
+  VaeOptions vae;
   // CONCORD's dataset- and kNN-aware batches, or uniform batches (a fresh permutation
   // cut into full batches, as a shuffling DataLoader with drop_last).
   SamplerKind sampler_kind = SamplerKind::concord;

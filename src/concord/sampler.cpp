@@ -168,4 +168,36 @@ std::vector<std::vector<int>> uniform_epoch(int n, int batch_size, int min_batch
   return batches;
 }
 
+std::vector<std::vector<int>> balanced_epoch(const std::vector<std::vector<int>>& cells_of, int batch_size,
+                                             int min_batches, Rng& rng) {
+  std::vector<std::vector<int>> batches;
+  std::vector<std::vector<int>> order;
+  for (const auto& cells : cells_of) {
+    if (!cells.empty()) order.push_back(cells);
+  }
+  const int d = static_cast<int>(order.size());
+  if (d == 0 || batch_size < 1) return batches;
+  std::vector<size_t> cursor(d, 0);
+  for (auto& o : order) rng.shuffle(o);
+  const int n_batches = std::max(d, min_batches);
+  for (int b = 0; b < n_batches; ++b) {
+    std::vector<int> batch;
+    batch.reserve(batch_size);
+    // The remainder of batch_size / d goes to different domains in turn.
+    for (int k = 0; k < d; ++k) {
+      const int share = batch_size / d + ((k - b % d + d) % d < batch_size % d ? 1 : 0);
+      for (int i = 0; i < share; ++i) {
+        if (cursor[k] == order[k].size()) {
+          rng.shuffle(order[k]);
+          cursor[k] = 0;
+        }
+        batch.push_back(order[k][cursor[k]++]);
+      }
+    }
+    rng.shuffle(batch);
+    batches.push_back(std::move(batch));
+  }
+  return batches;
+}
+
 }  // namespace concord

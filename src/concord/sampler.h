@@ -54,4 +54,13 @@ class Sampler {
 // `min_batches`.
 std::vector<std::vector<int>> uniform_epoch(int n, int batch_size, int min_batches, Rng& rng);
 
+// Batches of `batch_size` cells holding about batch_size / n_domains cells of every
+// domain (scCRAFT), so that a batch discriminator sees every batch in every step. Each
+// domain's cells are drawn in a fresh random order, starting over (with a new order)
+// when a small domain runs out. An epoch has n_domains batches, as many cells as
+// scCRAFT's epoch draws (batch_size from each domain), or `min_batches` if more.
+// `cells_of` lists each domain's cells.
+std::vector<std::vector<int>> balanced_epoch(const std::vector<std::vector<int>>& cells_of, int batch_size,
+                                             int min_batches, Rng& rng);
+
 }  // namespace concord

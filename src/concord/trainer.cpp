@@ -177,7 +177,15 @@ class Trainer {
   TrainResult run(const TrainCallbacks& cb) {
     result_.threads = threads_;
     const bool uniform = o_.sampler_kind == SamplerKind::uniform;
-    const bool knn_mode = !uniform && o_.sampler.p_intra_knn > 0;
+    const bool balanced = o_.sampler_kind == SamplerKind::balanced;
+    const bool knn_mode = !uniform && !balanced && o_.sampler.p_intra_knn > 0;
+    std::vector<std::vector<int>> cells_of;
+    if (balanced) {
+      for (int c = 0; c < x_.n_rows; ++c) {
+        if (domains_[c] >= static_cast<int>(cells_of.size())) cells_of.resize(domains_[c] + 1);
+        cells_of[domains_[c]].push_back(c);
+      }
+    }
     const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, x_.n_rows / 10));
     std::unique_ptr<KnnIndex> index;
     std::vector<float> embedding;
@@ -205,9 +213,11 @@ class Trainer {
         }
       }
       Stopwatch sampling(result_.seconds.sample);
+      const int min_batches = sampler_options(o_).min_batches_per_epoch;
       const auto batches =
-          uniform ? uniform_epoch(x_.n_rows, o_.sampler.batch_size, sampler_options(o_).min_batches_per_epoch, rng_)
-                  : sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
+          uniform    ? uniform_epoch(x_.n_rows, o_.sampler.batch_size, min_batches, rng_)
+          : balanced ? balanced_epoch(cells_of, o_.sampler.batch_size, min_batches, rng_)
+                     : sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
       sampling.stop();
       if (batches.empty()) throw EmptyEpoch(epoch + 1);
       double total = 0;
@@ -359,6 +369,42 @@ Embedding encode(const CsrView& x, const TrainOptions& options, const Weights& w
   out.n_cells = x.n_rows;
   out.dim = method->embedding_dim(encoder);
   out.values = embed(*method, encoder, x, options.inference_batch_size, sparse, threads, interrupted);
+  return out;
+}
+
+std::vector<float> decode_cells(const CsrView& x, const TrainOptions& options, const Weights& weights,
+                                int domain, int threads, const InterruptFn& interrupted) {
+  ThreadGuard restore;
+  validate(x);
+  threads = resolve_threads(threads);
+  torch::set_num_threads(1);
+  single_threaded_blas();
+  torch::manual_seed(options.seed);
+  Encoder encoder(x.n_cols, options.model);
+  const std::vector<int> none;
+  const MethodContext context{x, none, none, options, torch::kCPU,
+                              [&](Encoder& e, const SparseBatch& b) { return e->first_layer_sparse(b, threads); }};
+  std::unique_ptr<Method> method = make_method(encoder, context);
+  import_weights(state_of(encoder, *method), weights);
+  torch::NoGradGuard no_grad;
+  encoder->eval();
+  method->set_training(false);
+  std::vector<float> out;
+  std::vector<int> cells;
+  SparseBatch batch;
+  const int chunk = std::max(1, options.inference_batch_size);
+  for (int start = 0; start < x.n_rows; start += chunk) {
+    poll(interrupted);
+    const int n = std::min(chunk, x.n_rows - start);
+    cells.resize(n);
+    for (int i = 0; i < n; ++i) cells[i] = start + i;
+    gather_rows(x, cells.data(), n, batch);
+    torch::Tensor e = method->decode(encoder, batch, encoder->first_layer_sparse(batch, threads), domain);
+    if (!e.defined()) throw std::invalid_argument("the model's method decodes no expression");
+    e = e.to(torch::kCPU, torch::kFloat).contiguous();
+    if (out.empty()) out.reserve(static_cast<size_t>(x.n_rows) * e.size(1));
+    out.insert(out.end(), e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
+  }
   return out;
 }
 

@@ -114,6 +114,12 @@ std::vector<float> decode(const std::vector<float>& embedding, int n_cells, int 
                           const ModelOptions& model, const Weights& weights, int domain,
                           int threads, const InterruptFn& interrupted = {});
 
+// Expression of the cells of `x` decoded by a generative method's model (method.h's
+// decode) as if every cell came from `domain`: n_cells x n_genes, row-major. Throws
+// std::invalid_argument for a method that decodes nothing.
+std::vector<float> decode_cells(const CsrView& x, const TrainOptions& options, const Weights& weights,
+                                int domain, int threads, const InterruptFn& interrupted = {});
+
 // Gene attribution: for each latent dimension d and gene g, the mean over the given
 // cells of x_g * dz_d / dx_g (input times gradient, in evaluation mode), i.e. how much
 // of dimension d each gene contributes, to first order. Returns genes x latent_dim,

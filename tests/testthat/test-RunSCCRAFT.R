@@ -1,0 +1,59 @@
+# Small settings: scCRAFT's shape shrunk.
+craft_fast <- list(latent.dim = 8, encoder.dims = c(32, 16), epochs = 6, warmup.epochs = 2,
+                   batch.size = 64, threads = 1, verbose = FALSE)
+
+run_craft <- function(object, ...) do.call(RunSCCRAFT, c(list(object), utils::modifyList(craft_fast, list(...))))
+
+test_that("scCRAFT trains, lowers its loss before the adversary and returns the latent mean", {
+  d <- small_data()
+  emb <- run_craft(d$data, group.by = d$meta$batch, adversarial = FALSE, seed = 1)
+  info <- attr(emb, "concord")
+  expect_equal(dim(emb), c(ncol(d$data), 8L))
+  expect_true(all(is.finite(emb)))
+  expect_equal(colnames(emb)[1], "SCCRAFT_1")
+  expect_equal(info$model$params$method, "sccraft")
+  expect_lt(utils::tail(info$loss, 1), info$loss[1])
+  again <- ProjectConcord(d$data, info$model, threads = 1, verbose = FALSE)
+  expect_equal(unclass(again)[, ], unclass(emb)[, ], tolerance = 1e-5, ignore_attr = TRUE)
+})
+
+test_that("within-batch clusters nest high-resolution clusters in low-resolution ones", {
+  d <- small_data()
+  x <- concordR:::.prepare_expression(d$data, NULL, FALSE)
+  batch <- factor(d$meta$batch)
+  labels <- concordR:::.sccraft_labels(x, batch, NULL, NULL, c(0.5, 7), seed = 0, threads = 1)
+  n.high <- attr(labels, "n.high")
+  low <- labels %/% n.high
+  high <- labels %% n.high
+  expect_true(all(labels >= 0))
+  # Each high-resolution cluster lies in one batch and one low-resolution cluster.
+  expect_true(all(tapply(paste(batch, low), high, function(v) length(unique(v))) == 1L))
+  expect_gt(length(unique(high)), length(unique(paste(batch, low))))
+  # Given labels are used as they are; NA keeps a cell out.
+  given <- rep(c("a", "b"), length.out = ncol(x))
+  given[1] <- NA
+  lab <- concordR:::.sccraft_labels(x, batch, factor(given), NULL, c(0.5, 7), seed = 0, threads = 1)
+  expect_equal(lab[1], -1L)
+  expect_equal(length(unique((lab[-1] %/% attr(lab, "n.high")))), 2L)
+})
+
+test_that("Seurat and SingleCellExperiment get the embedding and decoded expression", {
+  d <- small_data()
+  seu <- small_seurat(d)
+  seu$low <- d$meta$cell_type
+  out <- do.call(RunSCCRAFT, c(list(seu, group.by = "batch", low.res.labels = "low", decode = TRUE), craft_fast))
+  expect_true("sccraft" %in% SeuratObject::Reductions(out))
+  corrected <- SeuratObject::GetAssayData(out, assay = "corrected", slot = "data")
+  expect_equal(dim(corrected), c(300L, ncol(seu)))
+  sce <- SingleCellExperiment::SingleCellExperiment(assays = list(logcounts = d$data), colData = d$meta)
+  sce <- do.call(RunSCCRAFT, c(list(sce, group.by = "batch"), craft_fast))
+  expect_equal(dim(SingleCellExperiment::reducedDim(sce, "SCCRAFT")), c(ncol(d$data), 8L))
+})
+
+test_that("bad inputs get clear errors", {
+  d <- small_data()
+  expect_error(run_craft(d$data), "at least two batches")
+  expect_error(run_craft(d$data, group.by = d$meta$batch, resolution = 1), "resolution")
+  expect_error(run_craft(d$data, group.by = d$meta$batch, low.res.labels = rep(NA, ncol(d$data))), "no label")
+  expect_error(run_craft(d$data, group.by = d$meta$batch, triplets = 1), "triplets")
+})
