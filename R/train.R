@@ -176,7 +176,8 @@
 # The method's name for messages: "CONCORD", "SimCLR", ...
 .method_label <- function(params) {
   labels <- c(concord = "CONCORD", simclr = "SimCLR", moco = "MoCo", simsiam = "SimSiam",
-              nnclr = "NNCLR", byol = "BYOL", vicreg = "VICReg", barlowtwins = "Barlow Twins")
+              nnclr = "NNCLR", byol = "BYOL", vicreg = "VICReg", barlowtwins = "Barlow Twins",
+              concerto = "Concerto")
   method <- if (is.null(params$method)) "concord" else params$method
   unname(labels[method])
 }

@@ -86,4 +86,7 @@ std::unique_ptr<Method> make_method(Encoder& online, const MethodContext& contex
 // that is not one of them.
 std::unique_ptr<Method> make_ssl_method(Encoder& online, const MethodContext& context);
 
+// Concerto's teacher-student distillation (method_concerto.cpp).
+std::unique_ptr<Method> make_concerto_method(Encoder& online, const MethodContext& context);
+
 }  // namespace concord
