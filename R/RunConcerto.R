@@ -75,7 +75,7 @@ RunConcerto <- function(object, ...) UseMethod("RunConcerto")
 #' @export
 RunConcerto.default <- function(object, group.by = NULL, features = NULL, latent.dim = 128,
                                 gene.dim = 128, dropout = 0.2, sampler = c("uniform", "concord"),
-                                epochs = 3, batch.size = 32, lr = 1e-3, decay.rate = 1,
+                                epochs = 3, batch.size = 32, lr = 1e-4, decay.rate = 1,
                                 temperature = 0.1, min.steps = 1000, seed = 0, threads = NULL,
                                 device = c("auto", "cpu", "cuda"), verbose = TRUE,
                                 reduction.key = "CONCERTO_", ...) {

@@ -1,5 +1,6 @@
-# Small settings: the paper's architecture, narrower, for a few dozen steps.
-concerto_fast <- list(latent.dim = 16, gene.dim = 16, epochs = 3, batch.size = 32, min.steps = 0,
+# Small settings: the paper's architecture, narrower, with a higher learning rate so that
+# a few dozen steps show learning.
+concerto_fast <- list(latent.dim = 16, gene.dim = 16, epochs = 3, batch.size = 32, lr = 1e-3, min.steps = 0,
                       threads = 1, verbose = FALSE)
 
 run_concerto <- function(object, ...) {
@@ -105,7 +106,7 @@ test_that("known markers top each PBMC type's attention (kang_ctrl_5donors)", {
   keep <- unlist(lapply(split(seq_len(ncol(k$counts)), k$meta$cell_type),
                         function(i) i[sample.int(length(i), min(300L, length(i)))]))
   counts <- k$counts[, keep]
-  emb <- RunConcerto(counts, group.by = k$meta$batch[keep], min.steps = 300, threads = 1, verbose = FALSE)
+  emb <- RunConcerto(counts, group.by = k$meta$batch[keep], lr = 1e-3, min.steps = 300, threads = 1, verbose = FALSE)
   top <- TopAttentionGenes(counts, group.by = k$meta$cell_type[keep], n = 20, model = emb)
   markers <- list(`CD14+ Monocytes` = c("LYZ", "S100A8", "S100A9", "CD14", "FCN1"),
                   `B cells` = c("CD79A", "CD79B", "MS4A1"), `NK cells` = c("GNLY", "NKG7", "GZMB", "PRF1"))
