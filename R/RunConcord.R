@@ -32,10 +32,12 @@
 #'     one block.
 #' }
 #'
-#' @param object A Seurat object, a SingleCellExperiment, or a features x cells matrix
-#'   or `dgCMatrix` (default method).
-#' @param group.by Batch of each cell: a metadata column name (Seurat, SCE), or a vector
-#'   with one label per cell. `NULL` treats all cells as one dataset.
+#' @param object A Seurat object, a SingleCellExperiment, a features x cells matrix
+#'   or `dgCMatrix` (default method), or the path of an AnnData `.h5ad` file (`X`, or
+#'   `layer`; CSR, CSC or dense) or a 10x Genomics `.h5` file (its gene expression
+#'   features).
+#' @param group.by Batch of each cell: a metadata column name (Seurat, SCE; an `obs`
+#'   column of an `.h5ad` file), or a vector with one label per cell. `NULL` treats all cells as one dataset.
 #' @param features Features (genes) to train on. Default: the object's variable features
 #'   (Seurat), else the 2000 most variable genes, computed with a message.
 #' @param latent.dim Dimensions of the embedding.
@@ -98,7 +100,8 @@
 #'   run time. For a SingleCellExperiment, the object with
 #'   `reducedDim(x, reduction.name)` (default `"CONCORD"`) and the same information in
 #'   `metadata(x)$concord[[reduction.name]]`. For a matrix, the cells x `latent.dim`
-#'   embedding, with that information in `attr(, "concord")`.
+#'   embedding, with that information in `attr(, "concord")`; for a file, the same
+#'   matrix (and, with `write.to`, the file written with it).
 #' @export
 #' @examples
 #' data <- readRDS(system.file("extdata", "kang_ifnb.rds", package = "concordR"))
@@ -173,4 +176,20 @@ RunConcord.SingleCellExperiment <- function(object, group.by = NULL, features = 
   .run_sce(object, RunConcord.default, group.by = group.by, features = features, assay = assay,
            reduction.name = reduction.name, reduction.key = reduction.key, class.by = class.by,
            verbose = verbose, ...)
+}
+
+#' @rdname RunConcord
+#' @param layer For an .h5ad file: the layer to read instead of `X` (e.g. `"counts"`).
+#' @param write.to For an .h5ad file: where to write the file again with the embedding
+#'   added as `obsm[obsm.key]`. A new path gets a copy; the input's own path adds the
+#'   key to it by replacing the file in one rename, never by writing into it. `NULL`
+#'   (default) writes nothing.
+#' @param obsm.key Name of the embedding in the written file's `obsm`.
+#' @export
+RunConcord.character <- function(object, group.by = NULL, class.by = NULL, layer = NULL,
+                                 write.to = NULL, obsm.key = "X_concord", ...) {
+  # A character matrix is not a path: the default method names what is wrong with it.
+  if (!is.null(dim(object))) return(RunConcord.default(object, group.by = group.by, class.by = class.by, ...))
+  .run_file(object, RunConcord.default, group.by = group.by, class.by = class.by, layer = layer,
+            write.to = write.to, obsm.key = obsm.key, ...)
 }

@@ -104,7 +104,7 @@ TransferLabels.SingleCellExperiment <- function(query, reference, labels, reduct
 
 # A cells x dimensions embedding whose cosine similarities are all defined: finite,
 # and no cell at the origin (a zero vector has no direction).
-.embedding_matrix <- function(x, what) {
+.embedding_matrix <- function(x, what, direction = TRUE) {
   if (inherits(x, c("Seurat", "SingleCellExperiment"))) return(.reduction_of(x, NULL, what))
   if (!is.matrix(x) || !is.numeric(x) || nrow(x) == 0L || ncol(x) == 0L) {
     .stop("the ", what, " must be a numeric cells x dimensions embedding matrix, or an ",
@@ -116,7 +116,7 @@ TransferLabels.SingleCellExperiment <- function(query, reference, labels, reduct
     .stop("the ", what, " embedding has ", length(bad), " cell(s) with non-finite values (NA, ",
           "NaN or Inf; first: row ", bad[1], "); remove those cells or fix the embedding.")
   }
-  zero <- which(rowSums(x != 0) == 0)
+  zero <- if (direction) which(rowSums(x != 0) == 0) else integer(0)
   if (length(zero)) {
     .stop("the ", what, " embedding has ", length(zero), " all-zero cell(s) (first: row ", zero[1],
           "), whose cosine similarity to other cells is undefined; remove those cells.")
@@ -124,22 +124,22 @@ TransferLabels.SingleCellExperiment <- function(query, reference, labels, reduct
   x
 }
 
-.reduction_of <- function(object, reduction, what) {
-  if (is.matrix(object)) return(.embedding_matrix(object, what))
+.reduction_of <- function(object, reduction, what, direction = TRUE) {
+  if (is.matrix(object)) return(.embedding_matrix(object, what, direction))
   if (inherits(object, "Seurat")) {
     reduction <- if (is.null(reduction)) "concord" else reduction
     if (!reduction %in% names(object@reductions)) {
       .stop("the ", what, " has no reduction '", reduction, "'; available: ",
             paste(names(object@reductions), collapse = ", "), ".")
     }
-    return(.embedding_matrix(SeuratObject::Embeddings(object, reduction), what))
+    return(.embedding_matrix(SeuratObject::Embeddings(object, reduction), what, direction))
   }
   reduction <- if (is.null(reduction)) "CONCORD" else reduction
   if (!reduction %in% SingleCellExperiment::reducedDimNames(object)) {
     .stop("the ", what, " has no reducedDim '", reduction, "'; available: ",
           paste(SingleCellExperiment::reducedDimNames(object), collapse = ", "), ".")
   }
-  .embedding_matrix(as.matrix(SingleCellExperiment::reducedDim(object, reduction)), what)
+  .embedding_matrix(as.matrix(SingleCellExperiment::reducedDim(object, reduction)), what, direction)
 }
 
 .reference_labels <- function(reference, labels) {

@@ -89,11 +89,34 @@
 
 .as_dgc <- function(x) {
   if (inherits(x, "dgCMatrix")) return(x)
+  if (inherits(x, "DelayedMatrix")) return(.delayed_as_dgc(x))
   if (!(is.matrix(x) || inherits(x, "Matrix")) || !(is.numeric(x) || inherits(x, "Matrix"))) {
     .stop("expected a numeric features x cells matrix or dgCMatrix; got an object of class ",
           class(x)[1], ".")
   }
   methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+}
+
+# A DelayedMatrix (e.g. an HDF5-backed assay, HDF5Array or TENxMatrix) read a block of
+# cells at a time, so that no more than one block (about 100 MB, were it dense) is held
+# besides the sparse result.
+.delayed_as_dgc <- function(x, block.bytes = 1e8) {
+  if (!DelayedArray::type(x) %in% c("double", "integer", "logical")) {
+    .stop("expected a numeric features x cells matrix; the DelayedMatrix holds ", DelayedArray::type(x), " values.")
+  }
+  if (ncol(x) == 0L || nrow(x) == 0L) {
+    return(Matrix::sparseMatrix(i = integer(0), j = integer(0), x = numeric(0), dims = dim(x),
+                                dimnames = dimnames(x)))
+  }
+  per.block <- max(1L, as.integer(floor(block.bytes / 8 / nrow(x))))
+  starts <- seq(1L, ncol(x), by = per.block)
+  blocks <- lapply(starts, function(s) {
+    cells <- seq.int(s, min(ncol(x), s + per.block - 1L))
+    methods::as(methods::as(x[, cells, drop = FALSE], "dgCMatrix"), "dMatrix")
+  })
+  out <- if (length(blocks) == 1L) blocks[[1]] else do.call(cbind, blocks)
+  dimnames(out) <- dimnames(x)
+  out
 }
 
 # Raw counts: every stored value a whole number. Log-normalized data never is.
