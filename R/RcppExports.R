@@ -81,6 +81,10 @@
     .Call(`_concordR_concord_attribution`, x, weights, options, cells, threads)
 }
 
+.concerto_attention <- function(x, weights, options) {
+    .Call(`_concordR_concord_concerto_attention`, x, weights, options)
+}
+
 .concord_engine_defaults <- function() {
     .Call(`_concordR_concord_engine_defaults`)
 }

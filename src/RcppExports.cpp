@@ -294,6 +294,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_concerto_attention
+Rcpp::NumericVector concord_concerto_attention(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options);
+RcppExport SEXP _concordR_concord_concerto_attention(SEXP xSEXP, SEXP weightsSEXP, SEXP optionsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::S4 >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_concerto_attention(x, weights, options));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_engine_defaults
 Rcpp::List concord_engine_defaults();
 RcppExport SEXP _concordR_concord_engine_defaults() {
@@ -393,6 +406,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_decode", (DL_FUNC) &_concordR_concord_decode, 6},
     {"_concordR_concord_decode_cells", (DL_FUNC) &_concordR_concord_decode_cells, 5},
     {"_concordR_concord_attribution", (DL_FUNC) &_concordR_concord_attribution, 5},
+    {"_concordR_concord_concerto_attention", (DL_FUNC) &_concordR_concord_concerto_attention, 3},
     {"_concordR_concord_engine_defaults", (DL_FUNC) &_concordR_concord_engine_defaults, 0},
     {"_concordR_concord_cuda_available", (DL_FUNC) &_concordR_concord_cuda_available, 0},
     {"_concordR_concord_resolve_threads", (DL_FUNC) &_concordR_concord_resolve_threads, 1},

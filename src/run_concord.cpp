@@ -8,6 +8,7 @@
 #include "glue_engine.h"
 #include "glue_matrix.h"
 
+#include "concord/concerto.h"
 #include "concord/trainer.h"
 
 namespace {
@@ -111,6 +112,8 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   read_optional(o, "triplet_margin", t.vae.triplet_margin);
   read_optional(o, "triplets_per_cluster", t.vae.triplets_per_cluster);
   read_optional(o, "n_high", t.vae.n_high);
+  read_optional(o, "concerto_embedding_dim", t.concerto.embedding_dim);
+  read_optional(o, "concerto_dropout", t.concerto.dropout);
   return t;
 }
 
@@ -314,6 +317,17 @@ Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::Li
     return matrix_of(concord::attribution(view, model, weights_from_r(weights), chosen, threads,
                                           glue::interrupt_pending),
                      view.n_cols, model.latent_dim);
+  });
+}
+
+// The teacher's attention weight of each stored value of x (genes x cells, in the model's
+// gene order) under a Concerto model, in x's storage order.
+// [[Rcpp::export(.concerto_attention)]]
+Rcpp::NumericVector concord_concerto_attention(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options) {
+  return glue::engine_call([&] {
+    const std::vector<float> a = concord::concerto_attention(view_of(x), options_from(options), weights_from_r(weights),
+                                                             glue::interrupt_pending);
+    return Rcpp::NumericVector(a.begin(), a.end());
   });
 }
 

@@ -96,5 +96,7 @@ std::unique_ptr<Method> make_ssl_method(Encoder& online, const MethodContext& co
 // The variational autoencoders "bascvi" (method_bascvi.cpp) and "sccraft"
 // (method_sccraft.cpp); nullptr for other names.
 std::unique_ptr<Method> make_vae_method(Encoder& online, const MethodContext& context);
+// Concerto's teacher-student distillation (method_concerto.cpp).
+std::unique_ptr<Method> make_concerto_method(Encoder& online, const MethodContext& context);
 
 }  // namespace concord

@@ -60,6 +60,7 @@ class Concord : public Method {
 
 std::unique_ptr<Method> make_method(Encoder& online, const MethodContext& context) {
   if (context.options.method == "concord") return std::make_unique<Concord>(context);
+  if (context.options.method == "concerto") return make_concerto_method(online, context);
   if (auto ssl = make_ssl_method(online, context)) return ssl;
   if (auto vae = make_vae_method(online, context)) return vae;
   throw std::invalid_argument("unknown method \"" + context.options.method + "\"");

@@ -114,12 +114,24 @@ struct VaeOptions {
   int n_high = 1;
 };
 
+// Concerto (Yang et al. 2022; reference code melobio/Concerto-reproducibility): the
+// attention teacher's sizes. The student is the online encoder's first Linear
+// (ModelOptions::latent_dim wide) followed by the method's own head.
+struct ConcertoOptions {
+  // Width of each gene's embedding (the paper's d).
+  int embedding_dim = 128;
+  // Dropout before the final Dense layer of teacher and student: the only augmentation.
+  double dropout = 0.2;
+};
+
 struct TrainOptions {
-  // "concord", one of the SSL benchmark's "simclr", "moco", "simsiam", "nnclr",
-  // "byol", "vicreg", "barlowtwins", or a variational autoencoder "bascvi", "sccraft".
+  // "concord", "concerto", one of the SSL benchmark's "simclr", "moco", "simsiam",
+  // "nnclr", "byol", "vicreg", "barlowtwins", or a variational autoencoder "bascvi",
+  // "sccraft".
   std::string method = "concord";
   SslOptions ssl;
   VaeOptions vae;
+  ConcertoOptions concerto;
   // CONCORD's dataset- and kNN-aware batches, or uniform batches (a fresh permutation
   // cut into full batches, as a shuffling DataLoader with drop_last).
   SamplerKind sampler_kind = SamplerKind::concord;

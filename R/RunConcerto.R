@@ -1,0 +1,130 @@
+#' Run Concerto: cell embeddings by teacher-student self-distillation with gene attention
+#'
+#' Trains Concerto (Yang et al. 2022) on the cells' expression and returns the teacher's
+#' embedding. Two networks see the same cell: the teacher embeds each expressed gene
+#' (a learned `gene.dim`-dimensional vector scaled by the gene's value), pools the
+#' cell's expressed genes by attention (a tanh layer scored against a learned context
+#' vector, softmax over the cell's non-zero genes), then applies batch norm, dropout and
+#' a Dense layer with ReLU; the student reads the values through a Dense layer with
+#' ReLU, batch norm, dropout and a Dense layer with ReLU. NT-Xent (temperature 0.1)
+#' pulls the teacher's and the student's outputs of a cell together and pushes other
+#' cells apart: the two dropout masks are the only augmentation, the input is never
+#' changed. The teacher works on each cell's non-zero genes only, so it scales to all
+#' genes (`features = "all"`) without densifying the data.
+#'
+#' With `group.by`, batch norms compute their statistics per batch (source) within each
+#' mini-batch: the paper's source-aware training for data integration. In evaluation
+#' (the returned embedding, [ProjectConcord()]) they use running statistics averaged
+#' over the sources, as a query cell's source is unknown.
+#'
+#' Defaults follow the paper: 128 units in every Dense layer, gene embeddings of 128,
+#' dropout 0.2, mini-batches of 32, Adam, temperature 0.1. Departures, measured in
+#' bench/README.md:
+#' \itemize{
+#'   \item the student has no batch norm of its input values (normalizing every gene of
+#'     every cell would densify the input; a per-gene affine map before a Linear layer is
+#'     one the Linear layer can learn): its first Dense layer reads the sparse values;
+#'   \item learning rate and training length: see `lr` and `min.steps`.
+#' }
+#'
+#' Input handling is RunConcord's (log-normalized expression or raw counts, which are
+#' detected and log-normalized; variable features by default; progress bar; Ctrl-C
+#' leaves the object unchanged). The model is a `ConcordModel`, so
+#' [GetConcordModel()], [SaveConcordModel()], [ProjectConcord()] (which embeds query
+#' cells with the teacher, optionally after unsupervised fine-tuning from the
+#' reference weights) and [TransferLabels()] work as for CONCORD. Every cell must
+#' express at least one of the features.
+#'
+#' @param group.by Batch (source) of each cell: a metadata column name, or one label per
+#'   cell. Turns on source-aware batch normalization; `NULL` treats all cells as one
+#'   source.
+#' @param features Features to train on: `"all"` for every gene of the input, a
+#'   character vector of names, or `NULL` for the variable features (see
+#'   [RunConcord()]).
+#' @param latent.dim Units of every Dense layer: the embedding's dimensions.
+#' @param gene.dim Dimensions of each gene's embedding in the teacher.
+#' @param dropout Dropout rate before the last Dense layer of teacher and student.
+#' @param sampler How mini-batches are drawn: `"uniform"` (shuffled cells, as the
+#'   paper) or `"concord"` (each mini-batch from one batch of `group.by`, CONCORD's
+#'   sampler).
+#' @param epochs Training epochs.
+#' @param batch.size Cells per mini-batch.
+#' @param lr Learning rate of Adam.
+#' @param decay.rate Learning-rate multiplier per epoch.
+#' @param temperature Temperature of the NT-Xent loss.
+#' @param min.steps Minimum number of optimizer steps: with fewer mini-batches than that,
+#'   each epoch draws more of them. 0 trains exactly `epochs` passes over the cells.
+#' @param reduction.key Prefix of the embedding's column names.
+#' @inheritParams RunConcord
+#' @return For a Seurat object, the object with a DimReduc `"concerto"` (key
+#'   `"CONCERTO_"`) whose `misc` holds the model, the parameters and the loss of each
+#'   epoch. For a SingleCellExperiment, the object with `reducedDim(x, "CONCERTO")` and
+#'   the same information in `metadata(x)$concord$CONCERTO`. For a matrix, the cells x
+#'   `latent.dim` embedding with that information in `attr(, "concord")`.
+#' @seealso [ConcertoAttention()], [TopAttentionGenes()], [ProjectConcord()],
+#'   [EvaluateEmbedding()]
+#' @export
+#' @examples
+#' data <- readRDS(system.file("extdata", "kang_ifnb.rds", package = "concordR"))
+#' emb <- RunConcerto(data$counts, group.by = data$meta$batch, epochs = 1, min.steps = 50,
+#'                    threads = 1, verbose = FALSE)
+#' dim(emb)
+RunConcerto <- function(object, ...) UseMethod("RunConcerto")
+
+#' @rdname RunConcerto
+#' @export
+RunConcerto.default <- function(object, group.by = NULL, features = NULL, latent.dim = 128,
+                                gene.dim = 128, dropout = 0.2, sampler = c("uniform", "concord"),
+                                epochs = 3, batch.size = 32, lr = 1e-4, decay.rate = 1,
+                                temperature = 0.1, min.steps = 1000, seed = 0, threads = NULL,
+                                device = c("auto", "cpu", "cuda"), verbose = TRUE,
+                                reduction.key = "CONCERTO_", ...) {
+  .check_dots(..., fun = "RunConcerto")
+  sampler <- .match_choice(sampler, c("uniform", "concord"), "sampler")
+  .check_flag(verbose, "verbose")
+  .check_string(reduction.key, "reduction.key")
+  .check_number(gene.dim, "gene.dim", lower = 1, upper = .max_width, integer = TRUE)
+  .check_number(dropout, "dropout", lower = 0, upper = 1)
+  if (dropout >= 1) .stop("'dropout' must be below 1 (1 would drop every unit); got ", dropout, ".")
+  if (identical(features, "all")) features <- rownames(object)
+  params <- .concord_params(
+    latent.dim = latent.dim, encoder.dims = integer(0), epochs = epochs,
+    batch.size = batch.size, lr = lr, decay.rate = decay.rate, temperature = temperature,
+    beta = 0, element.mask = 0, feature.mask = 0, p.intra.knn = 0, p.intra.domain = 1,
+    knn.k = NULL, knn.metric = "euclidean", warmup.epochs = 0, min.steps = min.steps,
+    norm = "none", dropout = 0, seed = seed, threads = threads, device = device
+  )
+  # The online encoder is the student's first Dense layer alone; the rest of the student
+  # and the teacher are the method's own (src/concord/method_concerto.cpp).
+  params <- utils::modifyList(params, list(
+    method = "concerto", sampler = sampler, latent_activation = FALSE,
+    concerto_embedding_dim = as.integer(gene.dim), concerto_dropout = as.numeric(dropout)
+  ))
+  batch <- .batch_labels(group.by, meta = NULL, n.cells = .n_cells(object))
+  params$n_domains <- nlevels(batch)
+  .train_embedding(object, batch, features, params, verbose, reduction.key)
+}
+
+#' @rdname RunConcerto
+#' @param assay Assay to read (see [RunConcord()]).
+#' @param slot Seurat slot to read: `"data"` (log-normalized, default) or `"counts"`.
+#' @param reduction.name Name under which the embedding is stored.
+#' @export
+RunConcerto.Seurat <- function(object, group.by = NULL, features = NULL, assay = NULL,
+                               slot = "data", reduction.name = "concerto",
+                               reduction.key = "CONCERTO_", verbose = TRUE, ...) {
+  assay <- .seurat_assay(object, assay)
+  object <- .run_seurat(object, RunConcerto.default, group.by = group.by, features = features,
+                        assay = assay, slot = slot, reduction.name = reduction.name,
+                        reduction.key = reduction.key, verbose = verbose, ...)
+  SeuratObject::LogSeuratCommand(object)
+}
+
+#' @rdname RunConcerto
+#' @export
+RunConcerto.SingleCellExperiment <- function(object, group.by = NULL, features = NULL,
+                                             assay = NULL, reduction.name = "CONCERTO",
+                                             reduction.key = "CONCERTO_", verbose = TRUE, ...) {
+  .run_sce(object, RunConcerto.default, group.by = group.by, features = features, assay = assay,
+           reduction.name = reduction.name, reduction.key = reduction.key, verbose = verbose, ...)
+}

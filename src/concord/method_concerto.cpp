@@ -1,0 +1,297 @@
+// Concerto (Yang et al. 2022): self-distillation between an attention "teacher" and a
+// dense "student" that see the same cell, with dropout as the only augmentation.
+//
+// Teacher: gene attention pooling (attention.h) -> batch norm -> dropout -> Dense ->
+// ReLU; its output is the embedding. Student: the online encoder's sparse first Linear
+// -> ReLU -> batch norm -> dropout -> Dense -> ReLU, the reference's student less its
+// batch norm of the input values (normalizing every gene of every cell would densify the
+// input; a per-gene affine map before a Linear layer is one the Linear can learn). NT-Xent
+// pulls the two outputs of a cell together. Batch norms compute their statistics per
+// source (domain) within a mini-batch: the paper's source-aware training.
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "attention.h"
+#include "concerto.h"
+#include "loss.h"
+#include "method.h"
+
+namespace concord {
+
+namespace {
+
+// Batch normalization whose training statistics are those of each source's cells within
+// the mini-batch (one shared scale and shift). It keeps running statistics per source
+// and their average over the sources: evaluation normalizes a cell of a known source
+// with its source's, and any other cell (a query's) with the average.
+class SourceNormImpl : public torch::nn::Module {
+ public:
+  SourceNormImpl(int dim, int n_sources) {
+    gamma_ = register_parameter("weight", torch::ones({dim}));
+    beta_ = register_parameter("bias", torch::zeros({dim}));
+    running_mean_ = register_buffer("running_mean", torch::zeros({dim}));
+    running_var_ = register_buffer("running_var", torch::ones({dim}));
+    source_mean_ = register_buffer("source_mean", torch::zeros({std::max(1, n_sources), dim}));
+    source_var_ = register_buffer("source_var", torch::ones({std::max(1, n_sources), dim}));
+  }
+
+  // `source`: each row's source (long), or undefined when unknown.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& source) {
+    const int64_t n_known = source_mean_.size(0);
+    if (!is_training()) {
+      if (!source.defined() || source.numel() != x.size(0) || source.max().item<int64_t>() >= n_known) {
+        return (x - running_mean_) * torch::rsqrt(running_var_ + eps_) * gamma_ + beta_;
+      }
+      return (x - source_mean_.index_select(0, source)) * torch::rsqrt(source_var_.index_select(0, source) + eps_) *
+                 gamma_ + beta_;
+    }
+    torch::Tensor ids, local;
+    if (source.defined()) {
+      std::tie(ids, local) = torch::_unique(source, /*sorted=*/true, /*return_inverse=*/true);
+    } else {
+      ids = torch::zeros({1}, torch::dtype(torch::kLong).device(x.device()));
+      local = torch::zeros({x.size(0)}, torch::dtype(torch::kLong).device(x.device()));
+    }
+    const int64_t k = ids.size(0);
+    const torch::Tensor count =
+        torch::zeros({k}, x.options()).index_add(0, local, torch::ones({x.size(0)}, x.options())).unsqueeze(1);
+    const torch::Tensor mean = torch::zeros({k, x.size(1)}, x.options()).index_add(0, local, x) / count;
+    const torch::Tensor centred = x - mean.index_select(0, local);
+    const torch::Tensor var =
+        torch::zeros({k, x.size(1)}, x.options()).index_add(0, local, centred.square()) / count;
+    {
+      torch::NoGradGuard no_grad;
+      running_mean_.mul_(1 - momentum_).add_(mean.mean(0), momentum_);
+      running_var_.mul_(1 - momentum_).add_(var.mean(0), momentum_);
+      // Sources beyond the model's (a query's, when fine-tuning) only enter the average.
+      const torch::Tensor known = torch::nonzero(ids < n_known).squeeze(1);
+      const torch::Tensor at = ids.index_select(0, known);
+      source_mean_.index_copy_(0, at, source_mean_.index_select(0, at) * (1 - momentum_) +
+                                          mean.detach().index_select(0, known) * momentum_);
+      source_var_.index_copy_(0, at, source_var_.index_select(0, at) * (1 - momentum_) +
+                                         var.detach().index_select(0, known) * momentum_);
+    }
+    return centred * torch::rsqrt(var.index_select(0, local) + eps_) * gamma_ + beta_;
+  }
+
+ private:
+  static constexpr double eps_ = 1e-5;
+  static constexpr double momentum_ = 0.1;  // PyTorch's BatchNorm default
+  torch::Tensor gamma_, beta_, running_mean_, running_var_, source_mean_, source_var_;
+};
+TORCH_MODULE(SourceNorm);
+
+// Batch norm -> dropout -> Dense -> ReLU: the end of both teacher and student.
+class HeadImpl : public torch::nn::Module {
+ public:
+  HeadImpl(int in, int out, double dropout, int n_sources)
+      : norm_(register_module("norm", SourceNorm(in, n_sources))),
+        dropout_(register_module("dropout", torch::nn::Dropout(dropout))),
+        dense_(register_module("dense", torch::nn::Linear(in, out))) {}
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& source) {
+    return torch::relu(dense_(dropout_(norm_(x, source))));
+  }
+
+ private:
+  SourceNorm norm_;
+  torch::nn::Dropout dropout_;
+  torch::nn::Linear dense_;
+};
+TORCH_MODULE(Head);
+
+class TeacherImpl : public torch::nn::Module {
+ public:
+  TeacherImpl(int n_genes, const ConcertoOptions& o, int units, int n_sources)
+      : attention_(register_module("attention", GeneAttention(n_genes, o.embedding_dim))),
+        head_(register_module("head", Head(o.embedding_dim, units, o.dropout, n_sources))) {}
+  torch::Tensor forward(const SparseBatch& b, const torch::Tensor& source) {
+    return head_(attention_(b).cells, source);
+  }
+  GeneAttention& attention() { return attention_; }
+
+ private:
+  GeneAttention attention_;
+  Head head_;
+};
+TORCH_MODULE(Teacher);
+
+// Stored values per piece of a batch passed in evaluation: bounds the nnz x dim
+// intermediates (32 MB each at dim 128), whatever the batch and the number of genes.
+constexpr int64_t kPieceValues = 1 << 16;
+
+class Concerto : public Method {
+ public:
+  Concerto(Encoder& online, const MethodContext& c)
+      : c_(c),
+        teacher_(c.x.n_cols, c.options.concerto, online->latent_dim(), c.options.model.n_domains),
+        student_(online->latent_dim(), online->latent_dim(), c.options.concerto.dropout, c.options.model.n_domains) {
+    if (c.options.concerto.embedding_dim < 1) throw std::invalid_argument("the gene embedding needs at least one dimension");
+    if (!(c.options.concerto.dropout >= 0 && c.options.concerto.dropout < 1))
+      throw std::invalid_argument("Concerto's dropout must lie in [0, 1)");
+    // Training only: embedding cells (a model's check encodes an empty cell) gives a cell
+    // without expression the teacher's output for an empty pool.
+    const bool training = !c.domains.empty();
+    for (int r = 0; training && r < c.x.n_rows; ++r) {
+      if (c.x.row_nnz(r) == 0) {
+        std::ostringstream m;
+        m << "cell " << r + 1 << " expresses none of the " << c.x.n_cols
+          << " features: Concerto's teacher embeds a cell from the genes it expresses, so it cannot "
+             "embed this one. Remove cells without counts in the features, or use more features "
+             "(features = \"all\").";
+        throw std::invalid_argument(m.str());
+      }
+    }
+    teacher_->to(c.device);
+    student_->to(c.device);
+  }
+
+  SecondView second_view() const override { return SecondView::unused; }
+
+  std::vector<torch::Tensor> parameters() override {
+    std::vector<torch::Tensor> out = teacher_->parameters();
+    for (auto& p : student_->parameters()) out.push_back(p);
+    return out;
+  }
+
+  torch::Tensor loss(Encoder& online, const Step& s) override {
+    (void)online;
+    const torch::Tensor source = sources(s.cells);
+    const torch::Tensor zt = teacher_(s.view1, source);
+    const torch::Tensor zs = student_(torch::relu(s.h1), source);
+    return nt_xent(zt, zs, c_.options.temperature, 0.0);
+  }
+
+  // The teacher's output, a piece of the batch at a time. The trainer's embedding pass
+  // walks the training cells in order, a chunk at a time, so a batch whose rows match the
+  // next cells' is those cells: their sources are known, and each is normalized with its
+  // own source's statistics, as in training. Any other batch (cells being projected) is
+  // normalized with the sources' average.
+  torch::Tensor represent(Encoder& online, const SparseBatch& batch, const torch::Tensor& first) override {
+    (void)online;
+    (void)first;
+    std::vector<int> cells = next_training_cells(batch);
+    std::vector<torch::Tensor> out;
+    int begin = 0;
+    for_pieces(batch, [&](const SparseBatch& piece) {
+      torch::Tensor source;
+      if (!cells.empty()) {
+        source = sources(std::vector<int>(cells.begin() + begin, cells.begin() + begin + piece.n_rows));
+      }
+      begin += piece.n_rows;
+      out.push_back(teacher_(piece, source));
+    });
+    return torch::cat(out);
+  }
+
+  void set_training(bool on) override {
+    teacher_->train(on);
+    student_->train(on);
+  }
+
+  std::vector<std::pair<std::string, torch::Tensor>> state() override {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    const auto add = [&out](const std::string& prefix, torch::nn::Module& m) {
+      for (const auto& p : m.named_parameters()) out.emplace_back(prefix + p.key(), p.value());
+      for (const auto& b : m.named_buffers()) out.emplace_back(prefix + b.key(), b.value());
+    };
+    add("teacher.", *teacher_);
+    add("student.", *student_);
+    return out;
+  }
+
+  // The attention weights of a batch's stored values, in its order (evaluation mode).
+  torch::Tensor attention(const SparseBatch& batch) {
+    std::vector<torch::Tensor> out;
+    for_pieces(batch, [&](const SparseBatch& piece) { out.push_back(teacher_->attention()(piece).weights); });
+    return torch::cat(out);
+  }
+
+ private:
+  torch::Tensor sources(const std::vector<int>& cells) const {
+    std::vector<int64_t> ids(cells.size());
+    for (size_t r = 0; r < cells.size(); ++r) ids[r] = c_.domains[cells[r]];
+    return torch::tensor(ids, torch::kLong).to(c_.device);
+  }
+
+  // The training cells that `batch` holds if it continues the embedding pass (empty if
+  // it does not, or when no training data is known).
+  std::vector<int> next_training_cells(const SparseBatch& batch) {
+    if (c_.domains.empty()) return {};
+    if (cursor_ + batch.n_rows > c_.x.n_rows) cursor_ = 0;
+    std::vector<int> cells(batch.n_rows);
+    for (int r = 0; r < batch.n_rows; ++r) {
+      const int cell = cursor_ + r;
+      const int start = c_.x.indptr[cell];
+      if (batch.indptr[r + 1] - batch.indptr[r] != c_.x.row_nnz(cell) ||
+          !std::equal(batch.indices.begin() + batch.indptr[r], batch.indices.begin() + batch.indptr[r + 1],
+                      c_.x.indices + start)) {
+        cursor_ = 0;
+        return {};
+      }
+      cells[r] = cell;
+    }
+    cursor_ = (cursor_ + batch.n_rows) % c_.x.n_rows;
+    return cells;
+  }
+
+  template <class F>
+  void for_pieces(const SparseBatch& batch, F&& f) {
+    for (int begin = 0; begin < batch.n_rows;) {
+      int end = begin + 1;
+      while (end < batch.n_rows && batch.indptr[end + 1] - batch.indptr[begin] <= kPieceValues) ++end;
+      slice_rows(batch, begin, end, piece_);
+      f(piece_);
+      begin = end;
+    }
+  }
+
+  MethodContext c_;
+  Teacher teacher_;
+  Head student_;
+  SparseBatch piece_;
+  int cursor_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_concerto_method(Encoder& online, const MethodContext& context) {
+  return std::make_unique<Concerto>(online, context);
+}
+
+std::vector<float> concerto_attention(const CsrView& x, const TrainOptions& options, const Weights& weights,
+                                      const InterruptFn& interrupted) {
+  ThreadGuard restore;
+  validate(x);
+  torch::set_num_threads(1);
+  if (options.method != "concerto") throw std::invalid_argument("attention weights need a Concerto model");
+  torch::NoGradGuard no_grad;
+  Encoder encoder(x.n_cols, options.model);
+  const std::vector<int> none;
+  const MethodContext context{x, none, none, options, torch::kCPU, nullptr};
+  Concerto method(encoder, context);
+  for (auto& [name, tensor] : method.state()) {
+    const std::string key = "method." + name;
+    auto it = std::find_if(weights.begin(), weights.end(), [&](const NamedArray& a) { return a.name == key; });
+    if (it == weights.end() || static_cast<int64_t>(it->values.size()) != tensor.numel())
+      throw std::invalid_argument("the model's weights do not fit its Concerto teacher ('" + key + "')");
+    tensor.copy_(torch::from_blob(const_cast<float*>(it->values.data()), tensor.sizes()));
+  }
+  method.set_training(false);
+  std::vector<float> out(x.nnz());
+  std::vector<int> cells;
+  SparseBatch batch;
+  constexpr int chunk = 1024;
+  for (int start = 0; start < x.n_rows; start += chunk) {
+    poll(interrupted);
+    const int n = std::min(chunk, x.n_rows - start);
+    cells.resize(n);
+    for (int i = 0; i < n; ++i) cells[i] = start + i;
+    gather_rows(x, cells.data(), n, batch);
+    const torch::Tensor a = method.attention(batch).contiguous();
+    std::copy_n(a.data_ptr<float>(), a.numel(), out.data() + x.indptr[start]);
+  }
+  return out;
+}
+
+}  // namespace concord
