@@ -188,6 +188,8 @@ RunConcord.SingleCellExperiment <- function(object, group.by = NULL, features = 
 #' @export
 RunConcord.character <- function(object, group.by = NULL, class.by = NULL, layer = NULL,
                                  write.to = NULL, obsm.key = "X_concord", ...) {
+  # A character matrix is not a path: the default method names what is wrong with it.
+  if (!is.null(dim(object))) return(RunConcord.default(object, group.by = group.by, class.by = class.by, ...))
   .run_file(object, RunConcord.default, group.by = group.by, class.by = class.by, layer = layer,
             write.to = write.to, obsm.key = obsm.key, ...)
 }

@@ -154,7 +154,8 @@
     if (!is.null(layer)) .stop("'layer' applies to .h5ad files only; a 10x .h5 file holds one matrix.")
     return(.read_10x_h5(path))
   }
-  .stop("cannot tell the format of '", path, "': give an AnnData .h5ad or a 10x Genomics .h5 file.")
+  .stop("expected a features x cells matrix, a Seurat object, a SingleCellExperiment, or the ",
+        "path of an AnnData .h5ad or 10x Genomics .h5 file; got the string '", path, "'.")
 }
 
 # Runs a verb's default method (`run`) on an .h5ad or 10x .h5 file: `group.by` and

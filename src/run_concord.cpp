@@ -114,6 +114,17 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   return t;
 }
 
+// What embedding with a saved model needs: its training options when the model records
+// them (every model RunConcord or a sister verb made), else the network's shape alone (a
+// hand-built CONCORD encoder).
+concord::TrainOptions embedding_options(const Rcpp::List& o) {
+  if (o.containsElementNamed("batch_size")) return options_from(o);
+  concord::TrainOptions t;
+  t.model = model_from(o);
+  read_optional(o, "method", t.method);
+  return t;
+}
+
 // Weights as a named list of numeric vectors, each with its row-major "shape".
 Rcpp::List weights_to_r(const concord::Weights& w) {
   Rcpp::List out(w.size());
@@ -236,7 +247,7 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
 Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int threads,
                                    std::string device) {
   return glue::engine_call([&] {
-    const concord::Embedding e = concord::encode(view_of(x), options_from(options), weights_from_r(weights),
+    const concord::Embedding e = concord::encode(view_of(x), embedding_options(options), weights_from_r(weights),
                                                  threads, device, glue::interrupt_pending);
     return matrix_of(e.values, e.n_cells, e.dim);
   });

@@ -120,7 +120,7 @@ test_that("bad files give clear errors", {
   expect_error(run_file(file.path(dir, "none.h5ad")), "does not exist")
   text <- file.path(dir, "notes.txt")
   writeLines("x", text)
-  expect_error(run_file(text), "cannot tell the format")
+  expect_error(run_file(text), "or the path of an AnnData .h5ad or 10x Genomics .h5 file; got the string")
   fake <- file.path(dir, "fake.h5ad")
   writeLines("x", fake)
   expect_error(run_file(fake), "cannot open '.*fake.h5ad' as an HDF5 file")
