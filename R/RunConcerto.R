@@ -25,9 +25,10 @@
 #'     every cell would densify the input; a per-gene affine map before a Linear layer is
 #'     one the Linear layer can learn): its first Dense layer reads the sparse values;
 #'   \item mini-batches come from one batch of `group.by` at a time (CONCORD's sampler),
-#'     where the paper shuffles all cells: with the paper's uniform mini-batches the
-#'     Total score (EvaluateEmbedding) was 0.740 on kang_ifnb_muscat and 0.811 on
-#'     kang_ctrl_5donors, with CONCORD's 0.771 and 0.836 (better batch mixing);
+#'     where the paper shuffles all cells: it mixes batches better (EvaluateEmbedding
+#'     Total 0.771 against 0.740 on kang_ifnb_muscat, 0.836 against 0.811 on
+#'     kang_ctrl_5donors, in a version that normalized training cells with their own
+#'     source's statistics; the defaults score 0.736 and 0.856);
 #'   \item learning rate 1e-4 (the paper: "1e-4 to 1e-6") for at least `min.steps` steps
 #'     (the paper: 3 epochs, only 144 steps on 1,556 cells).
 #' }
