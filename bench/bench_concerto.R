@@ -1,0 +1,76 @@
+# RunConcerto on the shared multi-batch datasets, beside RunConcord and PCA:
+# EvaluateEmbedding bio / batch / total scores (cell_type, batch), training speed and
+# peak memory, with the variable genes and with all genes. Speed is cells per second of
+# training (steps x batch size / training seconds); peak memory is the resident peak
+# (VmHWM) of a fresh R process that reads the data and trains one model.
+#
+#   R_LIBS=<library with concordR> Rscript bench/bench_concerto.R [threads] [datasets] [runs] [extra]
+#   e.g. Rscript bench/bench_concerto.R 2 kang_ifnb_muscat,kang_ctrl_5donors concerto_hvg,concerto_all,concord
+#        Rscript bench/bench_concerto.R 2 kang_ifnb_muscat concerto_hvg lr=1e-4,epochs=10
+#
+# Runs: concerto_hvg (group.by = batch, variable genes), concerto_all (all genes),
+# concerto_nogroup (variable genes, no group.by), concord (RunConcord, group.by).
+# `extra` is a comma-separated list of name=value RunConcerto arguments.
+args <- commandArgs(trailingOnly = TRUE)
+data_dir <- file.path("..", "shared", "data")
+if (!dir.exists(data_dir)) data_dir <- "/work/shared/data"
+peak_mb <- function() {
+  line <- grep("^VmHWM:", readLines("/proc/self/status"), value = TRUE)
+  as.numeric(gsub("[^0-9]", "", line)) / 1024
+}
+
+# One run in this process: prints one result line.
+if (length(args) >= 1 && args[1] == "--one") {
+  suppressPackageStartupMessages(library(concordR))
+  name <- args[2]; run <- args[3]; threads <- as.integer(args[4])
+  extra <- if (length(args) >= 5 && nzchar(args[5])) eval(parse(text = args[5])) else list()
+  d <- readRDS(file.path(data_dir, name, paste0(name, ".rds")))
+  emb <- switch(run,
+    concord = RunConcord(d$counts, group.by = d$meta$batch, threads = threads, verbose = FALSE),
+    concerto_hvg = do.call(RunConcerto, c(list(d$counts, group.by = d$meta$batch, threads = threads,
+                                               verbose = FALSE), extra)),
+    concerto_all = do.call(RunConcerto, c(list(d$counts, group.by = d$meta$batch, features = "all",
+                                               threads = threads, verbose = FALSE), extra)),
+    concerto_nogroup = do.call(RunConcerto, c(list(d$counts, threads = threads, verbose = FALSE), extra)),
+    stop("unknown run ", run))
+  info <- attr(emb, "concord")
+  train <- sum(info$phase.seconds[c("sample", "augment", "forward", "backward", "optimizer")])
+  s <- EvaluateEmbedding(unclass(emb)[, ], batch = d$meta$batch, label = d$meta$cell_type,
+                         families = c("bio", "batch"), threads = threads)
+  cat(sprintf("%s\t%s\t%d\t%d\t%.1f\t%d\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\n", name, run, nrow(emb),
+              length(info$features), train, as.integer(info$steps),
+              info$steps * info$params$batch_size / train, peak_mb(), s$Bio, s$Batch, s$Total))
+  quit(save = "no")
+}
+
+threads <- if (length(args) >= 1) as.integer(args[1]) else 2L
+datasets <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("kang_ifnb_muscat", "kang_ctrl_5donors")
+runs <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("concerto_hvg", "concerto_all", "concord")
+extra <- list()
+if (length(args) >= 4) {
+  for (kv in strsplit(args[4], ",")[[1]]) {
+    kv <- strsplit(kv, "=")[[1]]
+    value <- suppressWarnings(as.numeric(kv[2]))
+    extra[[kv[1]]] <- if (is.na(value)) kv[2] else value
+  }
+}
+self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+
+cat(paste(c("dataset", "run", "cells", "genes", "train_s", "steps", "cells_per_s", "peak_MB",
+            "Bio", "Batch", "Total"), collapse = "\t"), "\n")
+for (name in datasets) {
+  suppressPackageStartupMessages(library(concordR))
+  d <- readRDS(file.path(data_dir, name, paste0(name, ".rds")))
+  pca <- utils::read.delim(file.path(data_dir, name, "peers", "pca.tsv.gz"), row.names = 1)
+  pca <- as.matrix(pca[colnames(d$counts), ])
+  s <- EvaluateEmbedding(pca, batch = d$meta$batch, label = d$meta$cell_type,
+                         families = c("bio", "batch"), threads = threads)
+  cat(sprintf("%s\tPCA\t%d\t\t\t\t\t\t%.3f\t%.3f\t%.3f\n", name, ncol(d$counts), s$Bio, s$Batch, s$Total))
+  for (run in runs) {
+    system2(file.path(R.home("bin"), "Rscript"),
+            c(self, "--one", name, run, threads, shQuote(paste(deparse(extra), collapse = ""))))
+  }
+}
+cat("machine:", system("lscpu | grep 'Model name' | sed 's/.*: *//'", intern = TRUE),
+    "|", parallel::detectCores(), "cores |", format(Sys.time(), "%Y-%m-%d"),
+    "| threads", threads, "| extra:", if (length(extra)) paste(names(extra), extra, sep = "=", collapse = ", ") else "none", "\n")
