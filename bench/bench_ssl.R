@@ -17,7 +17,8 @@
 #                       PCA of the scaled reference, the query projected on it)
 #     threads=1 seed=0 out=bench/output/bench_ssl.tsv (rows appended)
 # Speed is cells per second of training: optimizer steps x batch size / training seconds
-# (sampling, views, forward, backward, optimizer).
+# (sampling, views, forward, backward, optimizer), and per CPU second of the whole call
+# (user + system time of this process, which a loaded machine does not inflate).
 suppressPackageStartupMessages(library(concordR))
 
 opt <- list(datasets = "kang_ifnb_muscat,kang_ctrl_5donors", methods = "simclr,vicreg",
@@ -64,12 +65,15 @@ train <- function(d, keep, what, args) {
   x <- d$x[, keep]
   common <- list(x, group.by = d$batch[keep], features = d$features, threads = threads,
                  seed = seed, verbose = FALSE)
+  start <- proc.time()
   emb <- if (what == "concord") do.call(RunConcord, common)
          else do.call(RunSSL, c(common, list(method = what), args))
+  cpu <- sum((proc.time() - start)[c("user.self", "sys.self")])
   info <- attr(emb, "concord")
   s <- train_seconds(info)
   list(emb = emb, steps = as.integer(info$steps), seconds = s,
-       cells.per.s = info$steps * info$params$batch_size / s)
+       cells.per.s = info$steps * info$params$batch_size / s,
+       cells.per.cpu.s = info$steps * info$params$batch_size / cpu)
 }
 
 macro_f1 <- function(truth, pred) {
@@ -128,12 +132,13 @@ for (name in split_list(opt$datasets)) {
       pca <- utils::read.delim(d$pca, row.names = 1)
       pca <- as.matrix(pca[colnames(d$x), ])
       emit(c(base, list(method = "pca", setting = "peers", steps = NA, train_s = NA, cells_per_s = NA),
-             as.list(score(pca, d))))
+             as.list(score(pca, d)), list(cells_per_cpu_s = NA)))
     }
     for (r in runs) {
       fit <- train(d, rep(TRUE, ncol(d$x)), r$what, r$setting$args)
       emit(c(base, list(method = r$what, setting = r$setting$name, steps = fit$steps,
-                        train_s = fit$seconds, cells_per_s = fit$cells.per.s), as.list(score(fit$emb, d))))
+                        train_s = fit$seconds, cells_per_s = fit$cells.per.s), as.list(score(fit$emb, d)),
+             list(cells_per_cpu_s = fit$cells.per.cpu.s)))
     }
   } else if (opt$mode == "query") {
     holdout <- if (nzchar(opt$holdout)) opt$holdout else utils::tail(sort(unique(d$batch)), 1)
@@ -143,14 +148,15 @@ for (name in split_list(opt$datasets)) {
     if (as.logical(opt$baselines)) {
       p <- pca_query(d, ref, query)
       emit(c(base, list(method = "pca", setting = "scaled reference", steps = NA, train_s = NA,
-                        cells_per_s = NA), as.list(transfer(p$ref, p$query, d, ref, query))))
+                        cells_per_s = NA), as.list(transfer(p$ref, p$query, d, ref, query)),
+             list(cells_per_cpu_s = NA)))
     }
     for (r in runs) {
       fit <- train(d, ref, r$what, r$setting$args)
       q <- ProjectConcord(d$x[, query], fit$emb, threads = threads, verbose = FALSE)
       emit(c(base, list(method = r$what, setting = r$setting$name, steps = fit$steps,
                         train_s = fit$seconds, cells_per_s = fit$cells.per.s),
-             as.list(transfer(fit$emb, q, d, ref, query))))
+             as.list(transfer(fit$emb, q, d, ref, query)), list(cells_per_cpu_s = fit$cells.per.cpu.s)))
     }
   } else {
     stop("unknown mode '", opt$mode, "'")
