@@ -99,7 +99,6 @@ test_that("bad inputs give clear errors", {
 })
 
 test_that("known markers top each PBMC type's attention (kang_ctrl_5donors)", {
-  skip_on_cran()
   k <- shared_dataset("kang_ctrl_5donors")
   # A subsample keeps the test fast: 300 cells per type.
   set.seed(1)
