@@ -98,12 +98,7 @@ RunBAscVI.default <- function(object, group.by = NULL, features = NULL, adversar
   x <- input$x[rownames(.prepare_expression(input$lognorm, features, verbose)), , drop = FALSE]
   attr(x, "input") <- .input_log1p_counts
   emb <- .train_embedding(x, batch, NULL, params, verbose, reduction.key, prepare = FALSE)
-  if (decode) {
-    info <- attr(emb, "concord")
-    info$corrected <- .decode_cells(x, info$model, decode.as, params$threads)
-    info$decode.batch <- decode.as
-    attr(emb, "concord") <- info
-  }
+  if (decode) emb <- .add_decoded(emb, x, decode.as, params$threads)
   emb
 }
 

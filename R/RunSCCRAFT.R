@@ -106,12 +106,7 @@ RunSCCRAFT.default <- function(object, group.by = NULL, features = NULL, low.res
   )
   emb <- .train_embedding(x, batch, NULL, params, verbose, reduction.key, prepare = FALSE,
                           labels = as.integer(labels))
-  if (decode) {
-    info <- attr(emb, "concord")
-    info$corrected <- .decode_cells(x, info$model, decode.as, params$threads)
-    info$decode.batch <- decode.as
-    attr(emb, "concord") <- info
-  }
+  if (decode) emb <- .add_decoded(emb, x, decode.as, params$threads)
   emb
 }
 

@@ -65,3 +65,13 @@
   dimnames(out) <- dimnames(x)
   out
 }
+
+# The decoder's expression of the training cells, decoded as batch `decode.as`, kept
+# with the embedding for the object methods to store as the "corrected" assay.
+.add_decoded <- function(emb, x, decode.as, threads) {
+  info <- attr(emb, "concord")
+  info$corrected <- .decode_cells(x, info$model, decode.as, threads)
+  info$decode.batch <- decode.as
+  attr(emb, "concord") <- info
+  emb
+}
