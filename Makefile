@@ -19,7 +19,7 @@ deps:
 	sh tools/install-deps.sh
 
 install: deps
-	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-test-load .
+	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-lock --no-test-load .
 
 test: install test-cpp test-r
 
@@ -40,7 +40,7 @@ check: deps
 
 document: deps
 	$(RSCRIPT) -e 'Rcpp::compileAttributes(".")'
-	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-test-load .
+	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-lock --no-test-load .
 	$(RSCRIPT) -e 'roxygen2::roxygenise(".", load_code = "installed")'
 
 bench: install
