@@ -108,4 +108,8 @@ test_that("the same seed gives the same classifier, and it survives save and loa
   # The stored threshold applies unless ProjectConcord is given another one.
   strict <- ProjectConcord(d$data, loaded, min.confidence = 1, threads = 1, verbose = FALSE)
   expect_true(all(attr(strict, "concord")$classes$predicted == "unassigned"))
+  # Unsupervised fine-tuning on query cells carries the classifier along.
+  tuned <- ProjectConcord(d$data[, 1:120], loaded, fine.tune.epochs = 1, threads = 1, verbose = FALSE)
+  expect_equal(colnames(attr(tuned, "concord")$classes$probabilities), model$classes)
+  expect_length(attr(tuned, "concord")$classes$predicted, 120)
 })
