@@ -23,6 +23,9 @@
 #'   column name (Seurat, SCE) or one label per cell; `NULL` treats them as one batch.
 #' @param fine.tune.epochs Epochs of fine-tuning on the query before encoding (0: none,
 #'   the default, so the reference embedding is left exactly as it was).
+#' @param min.confidence For a model with a classifier: query cells whose highest class
+#'   probability is below this are `"unassigned"`. `NULL` (default) uses the model's
+#'   own threshold (`min.confidence` of [RunConcerto()]; 0, none, for [RunConcord()]).
 #' @inheritParams RunConcord
 #' @return Like [RunConcord()]: the Seurat object with a DimReduc, the
 #'   SingleCellExperiment with a reducedDim, or the cells x latent matrix. Its `misc`
@@ -43,10 +46,12 @@ ProjectConcord <- function(query, model, ...) UseMethod("ProjectConcord")
 #' @rdname ProjectConcord
 #' @export
 ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epochs = 0,
-                                   threads = NULL, device = c("auto", "cpu", "cuda"),
-                                   verbose = TRUE, reduction.key = "CONCORD_", ...) {
+                                   min.confidence = NULL, threads = NULL,
+                                   device = c("auto", "cpu", "cuda"), verbose = TRUE,
+                                   reduction.key = "CONCORD_", ...) {
   .check_dots(..., fun = "ProjectConcord")
   model <- GetConcordModel(model)
+  if (!is.null(min.confidence)) .check_probability(min.confidence, "min.confidence")
   .check_flag(verbose, "verbose")
   .check_string(reduction.key, "reduction.key")
   .check_number(fine.tune.epochs, "fine.tune.epochs", lower = 0, upper = .Machine$integer.max, integer = TRUE)
@@ -93,7 +98,8 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
   dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
   attr(emb, "concord") <- list(model = model, projected = TRUE,
                                missing.features = attr(x, "missing.features"),
-                               features = model$features, classes = .class_predictions(emb, model))
+                               features = model$features,
+                               classes = .class_predictions(emb, model, min.confidence))
   emb
 }
 

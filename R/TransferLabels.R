@@ -7,6 +7,19 @@
 #' needs a direction: embeddings with non-finite values or all-zero cells (in the query
 #' or the reference) are an error naming the first such cell, to be removed first.
 #'
+#' @details
+#' Against Concerto's NN-voting classifier (Yang et al. 2022, Methods, equations
+#' 14-16): the default `k = 5` is the paper's, the votes are weighted by cosine
+#' similarity and the confidence is the winning label's share of the weights, as there.
+#' Two differences: a neighbour with a negative cosine similarity gets no vote here
+#' (weight 0), where the paper's formula would count it against its label (and a
+#' neighbourhood of negative similarities would give shares outside \[0, 1\]); and the
+#' `min.confidence` rejection is an addition (the default 0 assigns every cell, as the
+#' paper). The neighbours are exact below 50,000 reference cells (an inverted-file
+#' index above). For annotation learned from the labels instead, see `class.by` in
+#' [RunConcerto()], which reached a higher accuracy than this voting on the same
+#' pre-trained embedding in bench/README.md.
+#'
 #' @param query The query: a cells x dimensions embedding matrix, or a Seurat object /
 #'   SingleCellExperiment holding `reduction` (e.g. made by [ProjectConcord()]).
 #' @param reference The reference: an embedding matrix with the same dimensions, or an
@@ -69,9 +82,8 @@ TransferLabels.default <- function(query, reference, labels, k = 5, min.confiden
   total <- rowSums(votes)
   best <- max.col(votes, ties.method = "first")
   confidence <- ifelse(total > 0, votes[cbind(seq_len(nrow(votes)), best)] / total, 0)
-  label <- ifelse(confidence >= min.confidence & total > 0, levels[best], unassigned)
-  data.frame(label = factor(label, levels = unique(c(levels, if (any(label == unassigned)) unassigned))),
-             confidence = confidence, row.names = rownames(query))
+  label <- .reject(levels[best], confidence >= min.confidence & total > 0, levels, unassigned)
+  data.frame(label = label, confidence = confidence, row.names = rownames(query))
 }
 
 #' @rdname TransferLabels

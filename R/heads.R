@@ -12,9 +12,12 @@
 }
 
 # Class probabilities of embedded cells from the model's head, a Linear layer on the
-# embedding: softmax(z W^T + b).
-.class_predictions <- function(emb, model) {
+# embedding: softmax(z W^T + b). A cell whose highest probability is below
+# `min.confidence` (default: the model's, stored by RunConcerto; else 0) is "unassigned".
+.class_predictions <- function(emb, model, min.confidence = NULL) {
   if (is.null(model$classes)) return(NULL)
+  if (is.null(min.confidence)) min.confidence <- model$params$class_min_confidence
+  if (is.null(min.confidence)) min.confidence <- 0
   w <- model$weights[["classifier.weight"]]
   b <- model$weights[["classifier.bias"]]
   logits <- unclass(emb)[, , drop = FALSE] %*% t(matrix(w, nrow = attr(w, "shape")[1], byrow = TRUE))
@@ -23,8 +26,17 @@
   prob <- exp(logits) / rowSums(exp(logits))
   dimnames(prob) <- list(rownames(emb), model$classes)
   best <- max.col(prob, ties.method = "first")
-  list(predicted = factor(model$classes[best], levels = model$classes),
-       score = prob[cbind(seq_len(nrow(prob)), best)], probabilities = prob)
+  score <- prob[cbind(seq_len(nrow(prob)), best)]
+  list(predicted = .reject(model$classes[best], score >= min.confidence, model$classes),
+       score = score, probabilities = prob)
+}
+
+# Calls as a factor over the classes `levels`, those not kept replaced by `unassigned`
+# (a level added after the classes only when some call is rejected): the rejection
+# option of the classifier heads and of TransferLabels().
+.reject <- function(calls, keep, levels, unassigned = "unassigned") {
+  label <- ifelse(keep, calls, unassigned)
+  factor(label, levels = unique(c(levels, if (!all(keep)) unassigned)))
 }
 
 # Predicted classes as cell metadata columns of a Seurat object or SCE.

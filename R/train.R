@@ -180,7 +180,8 @@
 .method_label <- function(params) {
   labels <- c(concord = "CONCORD", simclr = "SimCLR", moco = "MoCo", simsiam = "SimSiam",
               nnclr = "NNCLR", byol = "BYOL", vicreg = "VICReg", barlowtwins = "Barlow Twins",
-              bascvi = "BA-scVI", sccraft = "scCRAFT", concerto = "Concerto")
+              bascvi = "BA-scVI", sccraft = "scCRAFT", concerto = "Concerto",
+              concerto_finetune = "Concerto fine-tuning")
   method <- if (is.null(params$method)) "concord" else params$method
   if (method == "bascvi" && isFALSE(params$adversarial)) return("scVI")
   unname(labels[method])

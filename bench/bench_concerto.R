@@ -43,6 +43,70 @@ if (length(args) >= 1 && args[1] == "--one") {
   quit(save = "no")
 }
 
+# Annotation (supervised fine-tuning, RunConcerto's class.by) on kang_ctrl_5donors:
+#   Rscript bench/bench_concerto.R --annotate [threads] [class.epochs, comma-separated]
+# One pre-training (RunConcerto defaults, group.by = donor) serves every fine-tuning:
+# pre-training never sees the labels, so RunConcerto(class.by = ...) with the same seed
+# pre-trains exactly this model and fine-tunes it as .concerto_finetune() does here.
+# (1) Each donor held out in turn (its labels NA): accuracy of the fine-tuned classifier
+# (argmax; and with the default rejection, accuracy of the assigned cells and share
+# unassigned) beside TransferLabels() (k = 5, cosine) from the other donors' cells on the
+# pre-trained embedding and on the fine-tuned one. (2) Each cell type left out of
+# training as well (its labels NA in every donor, the second donor held out): share of
+# that type's cells unassigned, and of the held-out donor's other cells, per threshold.
+if (length(args) >= 1 && args[1] == "--annotate") {
+  suppressPackageStartupMessages(library(concordR))
+  threads <- if (length(args) >= 2) as.integer(args[2]) else 1L
+  class.epochs <- if (length(args) >= 3) as.integer(strsplit(args[3], ",")[[1]]) else 1L
+  d <- readRDS(file.path(data_dir, "kang_ctrl_5donors", "kang_ctrl_5donors.rds"))
+  donor <- d$meta$donor
+  type <- d$meta$cell_type
+  x <- concordR:::.prepare_expression(d$counts, NULL, verbose = FALSE)
+  started <- proc.time()[["elapsed"]]
+  pre <- RunConcerto(x, group.by = donor, features = rownames(x), threads = threads, verbose = FALSE)
+  cat(sprintf("pre-training: %.0f s, %d steps\n", proc.time()[["elapsed"]] - started, attr(pre, "concord")$steps))
+  batch <- concordR:::.batch_labels(donor, NULL, ncol(x))
+  tune <- function(labels, epochs) {
+    concordR:::.concerto_finetune(pre, x, batch, droplevels(factor(labels)), epochs, 1e-3, 0.99, FALSE)
+  }
+  acc <- function(a, b) mean(as.character(a) == as.character(b))
+  by_donor <- function(epochs) {
+    for (h in sort(unique(donor))) {
+      held <- donor == h
+      started <- proc.time()[["elapsed"]]
+      tuned <- tune(ifelse(held, NA, type), epochs)
+      seconds <- proc.time()[["elapsed"]] - started
+      cls <- attr(tuned, "concord")$classes
+      argmax <- colnames(cls$probabilities)[max.col(cls$probabilities, ties.method = "first")]
+      assigned <- held & cls$predicted != "unassigned"
+      tl <- function(e) TransferLabels(unclass(e)[held, ], unclass(e)[!held, ], type[!held], threads = threads)$label
+      cat(sprintf("%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.0f\n", h, epochs, sum(held),
+                  acc(argmax[held], type[held]), acc(cls$predicted[assigned], type[assigned]),
+                  mean(cls$predicted[held] == "unassigned"), acc(tl(pre), type[held]), acc(tl(tuned), type[held]),
+                  seconds))
+    }
+  }
+  thresholds <- c(0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+  left_out <- function(epochs) {
+    held <- donor == sort(unique(donor))[2]
+    for (t in sort(unique(type))) {
+      score <- attr(tune(ifelse(held | type == t, NA, type), epochs), "concord")$classes$score
+      share <- function(cells) paste(sprintf("%.3f", sapply(thresholds, function(th) mean(score[cells] < th))), collapse = "/")
+      cat(t, "\t", epochs, "\t", share(type == t), "\t", share(held & type != t), "\n")
+    }
+  }
+  for (epochs in class.epochs) {
+    cat("held_donor\tclass_epochs\tcells\tfinetuned_argmax\tfinetuned_assigned\tunassigned\tTL_pretrained\tTL_finetuned\tseconds\n")
+    by_donor(epochs)
+    cat("left_out_type\tclass_epochs\tshare_unassigned_at", paste(thresholds, collapse = "/"),
+        "\tseen_types_of_held_donor_unassigned_at", paste(thresholds, collapse = "/"), "\n")
+    left_out(epochs)
+  }
+  cat("machine:", system("lscpu | grep 'Model name' | sed 's/.*: *//'", intern = TRUE), "|",
+      format(Sys.time(), "%Y-%m-%d"), "| threads", threads, "\n")
+  quit(save = "no")
+}
+
 threads <- if (length(args) >= 1) as.integer(args[1]) else 2L
 datasets <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("kang_ifnb_muscat", "kang_ctrl_5donors")
 runs <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("concerto_hvg", "concerto_all", "concord")

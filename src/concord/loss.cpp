@@ -30,4 +30,19 @@ torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double t
   return torch::nn::functional::cross_entropy(logits, targets);
 }
 
+torch::Tensor labelled_cross_entropy(const torch::Tensor& logits, const std::vector<int>& cells,
+                                     const std::vector<int>& labels) {
+  std::vector<int64_t> rows, classes;
+  for (size_t r = 0; r < cells.size(); ++r) {
+    if (labels[cells[r]] >= 0) {
+      rows.push_back(static_cast<int64_t>(r));
+      classes.push_back(labels[cells[r]]);
+    }
+  }
+  if (rows.empty()) return torch::zeros({}, logits.options());
+  const auto index = torch::tensor(rows, torch::kLong).to(logits.device());
+  const auto target = torch::tensor(classes, torch::kLong).to(logits.device());
+  return torch::nn::functional::cross_entropy(logits.index_select(0, index), target);
+}
+
 }  // namespace concord

@@ -1,7 +1,10 @@
-// NT-Xent with hard-negative weighting, as in the reference CONCORD.
+// NT-Xent with hard-negative weighting, as in the reference CONCORD, and the
+// cross-entropy of a classification head on a batch's labelled cells.
 #pragma once
 
 #include <torch/torch.h>
+
+#include <vector>
 
 namespace concord {
 
@@ -13,5 +16,12 @@ namespace concord {
 // exp(beta s) / mean(exp(beta s)). Returns the mean cross-entropy over the 2B rows.
 torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature,
                       double beta);
+
+// Mean cross-entropy of class logits (one row per cell of a batch) over the batch's
+// labelled cells: row r's class is labels[cells[r]], -1 for an unlabelled cell, which is
+// left out. Zero, without gradient, when no cell of the batch is labelled. CONCORD's
+// joint classifier and Concerto's supervised fine-tuning both train their head with it.
+torch::Tensor labelled_cross_entropy(const torch::Tensor& logits, const std::vector<int>& cells,
+                                     const std::vector<int>& labels);
 
 }  // namespace concord

@@ -8,6 +8,12 @@
 // input; a per-gene affine map before a Linear layer is one the Linear can learn). NT-Xent
 // pulls the two outputs of a cell together. Batch norms compute their statistics per
 // source (domain) within a mini-batch: the paper's source-aware training.
+//
+// Method "concerto_finetune" is the paper's supervised fine-tuning for annotation, run
+// from the pre-trained weights on labelled cells: the teacher and the online encoder's
+// classification head (a Linear layer, softmax in the loss) are trained together by
+// cross-entropy, as the reference code does (its classifier model holds the teacher's
+// variables); the student takes no part.
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -105,7 +111,8 @@ class Concerto : public Method {
   Concerto(Encoder& online, const MethodContext& c)
       : c_(c),
         teacher_(c.x.n_cols, c.options.concerto, online->latent_dim()),
-        student_(online->latent_dim(), online->latent_dim(), c.options.concerto.dropout) {
+        student_(online->latent_dim(), online->latent_dim(), c.options.concerto.dropout),
+        finetune_(c.options.method == "concerto_finetune") {
     if (c.options.concerto.embedding_dim < 1) throw std::invalid_argument("the gene embedding needs at least one dimension");
     if (!(c.options.concerto.dropout >= 0 && c.options.concerto.dropout < 1))
       throw std::invalid_argument("Concerto's dropout must lie in [0, 1)");
@@ -122,6 +129,12 @@ class Concerto : public Method {
         throw std::invalid_argument(m.str());
       }
     }
+    if (finetune_ && training) {
+      if (!online->has_classifier()) throw std::invalid_argument("Concerto's fine-tuning needs a classification head");
+      const bool all_labelled = static_cast<int>(c.labels.size()) == c.x.n_rows &&
+                                std::all_of(c.labels.begin(), c.labels.end(), [](int l) { return l >= 0; });
+      if (!all_labelled) throw std::invalid_argument("Concerto's fine-tuning trains on labelled cells only");
+    }
     teacher_->to(c.device);
     student_->to(c.device);
   }
@@ -130,14 +143,15 @@ class Concerto : public Method {
 
   std::vector<torch::Tensor> parameters() override {
     std::vector<torch::Tensor> out = teacher_->parameters();
+    if (finetune_) return out;
     for (auto& p : student_->parameters()) out.push_back(p);
     return out;
   }
 
   torch::Tensor loss(Encoder& online, const Step& s) override {
-    (void)online;
     const torch::Tensor source = sources(s.cells);
     const torch::Tensor zt = teacher_(s.view1, source);
+    if (finetune_) return labelled_cross_entropy(online->classify(zt), s.cells, c_.labels);
     const torch::Tensor zs = student_(torch::relu(s.h1), source);
     return nt_xent(zt, zs, c_.options.temperature, 0.0);
   }
@@ -197,6 +211,7 @@ class Concerto : public Method {
   MethodContext c_;
   Teacher teacher_;
   Head student_;
+  bool finetune_;
   SparseBatch piece_;
 };
 

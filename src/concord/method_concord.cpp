@@ -22,7 +22,8 @@ class Concord : public Method {
     }
     const TrainOptions& o = c_.options;
     torch::Tensor loss = nt_xent(z1, z2, o.temperature, o.beta);
-    if (online->has_classifier()) loss = loss + o.classifier_weight * classifier_loss(online, s.cells, z1);
+    if (online->has_classifier())
+      loss = loss + o.classifier_weight * labelled_cross_entropy(online->classify(z1), s.cells, c_.labels);
     if (online->has_decoder()) loss = loss + o.decoder_weight * decoder_loss(online, s.cells, z1);
     return loss;
   }
@@ -37,21 +38,6 @@ class Concord : public Method {
     return torch::mse_loss(online->decode(z, codes), online->densify(original_));
   }
 
-  // Cross-entropy of the batch's labelled cells (zero when none is labelled).
-  torch::Tensor classifier_loss(Encoder& online, const std::vector<int>& cells, const torch::Tensor& z) {
-    std::vector<int64_t> rows, classes;
-    for (size_t r = 0; r < cells.size(); ++r) {
-      if (c_.labels[cells[r]] >= 0) {
-        rows.push_back(static_cast<int64_t>(r));
-        classes.push_back(c_.labels[cells[r]]);
-      }
-    }
-    if (rows.empty()) return torch::zeros({}, z.options());
-    const auto index = torch::tensor(rows, torch::kLong).to(z.device());
-    const auto target = torch::tensor(classes, torch::kLong).to(z.device());
-    return torch::nn::functional::cross_entropy(online->classify(z.index_select(0, index)), target);
-  }
-
   MethodContext c_;
   SparseBatch original_;
 };
@@ -60,7 +46,8 @@ class Concord : public Method {
 
 std::unique_ptr<Method> make_method(Encoder& online, const MethodContext& context) {
   if (context.options.method == "concord") return std::make_unique<Concord>(context);
-  if (context.options.method == "concerto") return make_concerto_method(online, context);
+  if (context.options.method == "concerto" || context.options.method == "concerto_finetune")
+    return make_concerto_method(online, context);
   if (auto ssl = make_ssl_method(online, context)) return ssl;
   if (auto vae = make_vae_method(online, context)) return vae;
   throw std::invalid_argument("unknown method \"" + context.options.method + "\"");

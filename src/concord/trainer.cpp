@@ -128,6 +128,17 @@ void import_weights(const NamedTensors& state, const Weights& weights) {
   }
 }
 
+// The state less a classification head that `initial` lacks: supervised fine-tuning adds
+// a head to a model pre-trained without one, and the head keeps its fresh initialisation.
+NamedTensors without_new_head(NamedTensors state, const Weights& initial) {
+  const auto is_new_head = [&](const std::pair<std::string, torch::Tensor>& entry) {
+    return entry.first.rfind("classifier.", 0) == 0 &&
+           std::none_of(initial.begin(), initial.end(), [&](const NamedArray& a) { return a.name == entry.first; });
+  };
+  state.erase(std::remove_if(state.begin(), state.end(), is_new_head), state.end());
+  return state;
+}
+
 // The encoder alone (decoding and attribution, which only CONCORD models support).
 void import_encoder_weights(Encoder& encoder, const Weights& weights) {
   NamedTensors state;
@@ -162,7 +173,7 @@ class Trainer {
     const MethodContext context{x_, domains_, labels_, o_, device_,
                                 [this](Encoder& e, const SparseBatch& b) { return first_layer(e, b); }};
     method_ = make_method(encoder_, context);
-    if (initial != nullptr) import_weights(state_of(encoder_, *method_), *initial);
+    if (initial != nullptr) import_weights(without_new_head(state_of(encoder_, *method_), *initial), *initial);
     params_ = encoder_->parameters();
     for (auto& p : method_->parameters()) params_.push_back(p);
     if (sparse_) {
@@ -289,17 +300,22 @@ class Trainer {
     loss.backward();
 
     if (sparse_) {
-      const torch::Tensor grad_h = tracked.grad().contiguous();
-      sparse_weight_grad(*input, grad_h.data_ptr<float>(), static_cast<int>(grad_h.size(1)),
-                         weight_grad_.data_ptr<float>(), transposed_, threads_);
+      // A loss that does not read the first layer (Concerto's fine-tuning trains the
+      // teacher) leaves it without a gradient, and Adam leaves it alone.
+      const bool first_used = tracked.grad().defined();
+      const torch::Tensor grad_h = first_used ? tracked.grad().contiguous() : torch::Tensor();
+      if (first_used) {
+        sparse_weight_grad(*input, grad_h.data_ptr<float>(), static_cast<int>(grad_h.size(1)),
+                           weight_grad_.data_ptr<float>(), transposed_, threads_);
+      }
       backward.stop();
       Stopwatch optimizing(t.optimizer);
       std::vector<torch::Tensor> grads;
       for (auto& p : params_) {
         if (p.is_same(encoder_->weight_in())) {
-          grads.push_back(weight_grad_);
+          grads.push_back(first_used ? weight_grad_ : torch::Tensor());
         } else if (p.is_same(encoder_->bias_in())) {
-          grads.push_back(grad_h.sum(0));
+          grads.push_back(first_used ? grad_h.sum(0) : torch::Tensor());
         } else {
           grads.push_back(p.grad());
         }
