@@ -50,8 +50,8 @@
 #' where the donor effect is weak (kang_ctrl_5donors), SimCLR 0.875, VICReg 0.868, MoCo
 #' 0.842, SimSiam 0.885, NNCLR 0.878, BYOL 0.858 and Barlow Twins 0.879 beside PCA's
 #' 0.846 and RunConcord's 0.843. Masked views alone (`augment = "mask"`) did better
-#' still on kang_ifnb_muscat (SimCLR 0.816) and train 2 to 4 times as fast as CLEAR's,
-#' whose Gaussian noise makes views dense.
+#' still on kang_ifnb_muscat (SimCLR 0.816) and train faster than CLEAR's, whose
+#' Gaussian noise makes views dense (speeds in bench/README.md).
 #'
 #' The two views of each cell come from the benchmark's augmentations (`augment`),
 #' applied in sequence, each to a cell with its own probability; the default is its

@@ -13,6 +13,7 @@
 #     mode=query        train on every batch but `holdout` (default: the last), embed the
 #                       held-out batch with ProjectConcord, TransferLabels (k = 5) from
 #                       the reference: accuracy and macro-F1 over the query's cell types
+#     mode=speed        training speed only, with the seconds of each training phase
 #     baselines=TRUE    also RunConcord (defaults) and PCA (score: the peers' PCA; query:
 #                       PCA of the scaled reference, the query projected on it)
 #     threads=1 seed=0 out=bench/output/bench_ssl.tsv (rows appended)
@@ -71,7 +72,7 @@ train <- function(d, keep, what, args) {
   cpu <- sum((proc.time() - start)[c("user.self", "sys.self")])
   info <- attr(emb, "concord")
   s <- train_seconds(info)
-  list(emb = emb, steps = as.integer(info$steps), seconds = s,
+  list(emb = emb, steps = as.integer(info$steps), seconds = s, phases = info$phase.seconds,
        cells.per.s = info$steps * info$params$batch_size / s,
        cells.per.cpu.s = info$steps * info$params$batch_size / cpu)
 }
@@ -157,6 +158,15 @@ for (name in split_list(opt$datasets)) {
       emit(c(base, list(method = r$what, setting = r$setting$name, steps = fit$steps,
                         train_s = fit$seconds, cells_per_s = fit$cells.per.s),
              as.list(transfer(fit$emb, q, d, ref, query)), list(cells_per_cpu_s = fit$cells.per.cpu.s)))
+    }
+  } else if (opt$mode == "speed") {
+    for (r in runs) {
+      fit <- train(d, rep(TRUE, ncol(d$x)), r$what, r$setting$args)
+      ph <- fit$phases[c("augment", "forward", "backward", "optimizer")]
+      emit(c(base, list(method = r$what, setting = r$setting$name, steps = fit$steps,
+                        train_s = fit$seconds, cells_per_s = fit$cells.per.s),
+             stats::setNames(as.list(ph), paste0(names(ph), "_s")),
+             list(cells_per_cpu_s = fit$cells.per.cpu.s)))
     }
   } else {
     stop("unknown mode '", opt$mode, "'")

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "ziggurat.h"
+
 namespace concord {
 
 namespace {
@@ -96,15 +98,30 @@ void mask(const Row& in, const AugmentStep& s, int genes, Rng& rng, Row& out) {
   }
 }
 
+// Chooses a uniform subset of exactly `pick` of `genes` genes as a mark per gene: gene g
+// is chosen when marked[g] != the returned flag. Floyd's algorithm (one draw per marked
+// gene) marks whichever of the subset and its complement is smaller, so noising 80% of
+// 2,000 genes takes 400 draws, where asking gene by gene (Selection) takes 2,000.
+bool mark_subset(int pick, int genes, Rng& rng, std::vector<uint8_t>& marked) {
+  const bool complement = pick > genes - pick;
+  marked.assign(genes, 0);
+  for (int j = genes - (complement ? genes - pick : pick); j < genes; ++j) {
+    const int t = static_cast<int>(rng.below(static_cast<uint64_t>(j) + 1));
+    marked[marked[t] ? j : t] = 1;
+  }
+  return complement;
+}
+
 // Noise goes to genes that are zero as well, so this walks every gene.
-void gaussian(const Row& in, const AugmentStep& s, int genes, Rng& rng, Row& out) {
-  Selection noisy(count_of(s.share, genes), genes);
-  StandardNormal normal;
+void gaussian(const Row& in, const AugmentStep& s, int genes, Rng& rng,
+              std::vector<uint8_t>& marked, Row& out) {
+  const uint8_t unmarked_noisy = mark_subset(count_of(s.share, genes), genes, rng, marked);
+  ZigguratNormal normal;
   int i = 0;
   for (int g = 0; g < genes; ++g) {
     float v = 0;
     if (i < in.size() && in.genes[i] == g) v = in.values[i++];
-    if (noisy.next(rng)) v += static_cast<float>(s.strength * normal(rng));
+    if (marked[g] != unmarked_noisy) v += static_cast<float>(s.strength * normal(rng));
     out.push(g, v);
   }
 }
@@ -139,10 +156,12 @@ void innerswap(const Row& in, const AugmentStep& s, int genes, Rng& rng, std::ve
   }
 }
 
+// The genes are chosen as a set (mark_subset): after Gaussian noise both rows are nearly
+// dense, and asking gene by gene would take a draw for each.
 void crossover(const Row& in, const Row& partner, const AugmentStep& s, int genes, Rng& rng,
-               Row& out) {
-  Selection taken(count_of(s.strength, genes), genes);
-  merge(in, partner, [&](int g, float a, float b) { out.push(g, taken.next(rng) ? b : a); });
+               std::vector<uint8_t>& marked, Row& out) {
+  const uint8_t unmarked_taken = mark_subset(count_of(s.strength, genes), genes, rng, marked);
+  merge(in, partner, [&](int g, float a, float b) { out.push(g, marked[g] != unmarked_taken ? b : a); });
 }
 
 // lambda * a + (1 - lambda) * b with lambda ~ U(alpha, 1], as CLAIRE's interpolation.
@@ -222,6 +241,7 @@ void AugmentPipeline::view(const CsrView& x, const int* cells, int n, Rng& rng, 
   Row row, next, other, third;
   std::vector<float> dense;
   std::vector<int> swapped;
+  std::vector<uint8_t> marked;
   for (int r = 0; r < n; ++r) {
     const int cell = cells[r];
     load(x, cell, row);
@@ -231,7 +251,7 @@ void AugmentPipeline::view(const CsrView& x, const int* cells, int n, Rng& rng, 
       if (s.kind == "mask") {
         mask(row, s, genes, rng, next);
       } else if (s.kind == "gaussian") {
-        gaussian(row, s, genes, rng, next);
+        gaussian(row, s, genes, rng, marked, next);
       } else if (s.kind == "innerswap") {
         if (dense.empty()) dense.assign(genes, 0.0f);
         innerswap(row, s, genes, rng, dense, swapped, next);
@@ -245,7 +265,7 @@ void AugmentPipeline::view(const CsrView& x, const int* cells, int n, Rng& rng, 
           partner = mates[j];
         }
         load(x, partner, other);
-        crossover(row, other, s, genes, rng, next);
+        crossover(row, other, s, genes, rng, marked, next);
       } else if (s.kind == "mnn" && view_index == 1) {
         const int anchor = pick(mnn_, cell, rng);
         load(x, anchor, third);

@@ -192,6 +192,36 @@ void sparse_weight_grad(const SparseBatch& x, const float* grad_out, int h, floa
                      grad_w, threads);
 }
 
+bool split_dense_rows(const SparseBatch& x, RowSplit& out) {
+  const int64_t min_stored = (x.n_cols + 3) / 4;
+  int dense = 0;
+  for (int r = 0; r < x.n_rows; ++r) dense += x.indptr[r + 1] - x.indptr[r] >= min_stored;
+  if (dense == 0) return false;
+  out.dense_rows.clear();
+  out.sparse_rows.clear();
+  out.dense.assign(static_cast<size_t>(dense) * x.n_cols, 0.0f);
+  SparseBatch& s = out.sparse;
+  s.n_rows = x.n_rows - dense;
+  s.n_cols = x.n_cols;
+  s.indptr.assign(1, 0);
+  s.indices.clear();
+  s.values.clear();
+  for (int r = 0; r < x.n_rows; ++r) {
+    const int begin = x.indptr[r], end = x.indptr[r + 1];
+    if (end - begin >= min_stored) {
+      float* row = out.dense.data() + out.dense_rows.size() * x.n_cols;
+      for (int k = begin; k < end; ++k) row[x.indices[k]] = x.values[k];
+      out.dense_rows.push_back(r);
+    } else {
+      s.indices.insert(s.indices.end(), x.indices.begin() + begin, x.indices.begin() + end);
+      s.values.insert(s.values.end(), x.values.begin() + begin, x.values.begin() + end);
+      s.indptr.push_back(static_cast<int>(s.values.size()));
+      out.sparse_rows.push_back(r);
+    }
+  }
+  return true;
+}
+
 void adam_update(float* param, const float* grad, float* m, float* v, int64_t n,
                  const AdamSettings& s, int threads) {
   const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));

@@ -29,6 +29,22 @@ struct Transposed {
 void sparse_weight_grad(const SparseBatch& x, const float* grad_out, int h, float* grad_w,
                         Transposed& scratch, int threads);
 
+// A batch's rows split by how full they are. Rows storing at least a quarter of the
+// genes (views with Gaussian noise, about 80% filled) go through a dense matrix product,
+// which costs about a quarter as much per stored value as the sparse kernel; the rest
+// stay sparse. The break-even share (about 0.2) was measured on 128 hidden units
+// (bench/README.md); most rows are far from it on either side.
+struct RowSplit {
+  std::vector<int64_t> dense_rows;   // batch rows of the dense block, increasing
+  std::vector<float> dense;          // dense_rows.size() x n_cols, row-major
+  std::vector<int64_t> sparse_rows;  // the other batch rows, increasing
+  SparseBatch sparse;                // their entries
+};
+
+// Fills `out` and returns true when `x` has at least one dense row; returns false,
+// leaving `out` unspecified, when every row stays sparse.
+bool split_dense_rows(const SparseBatch& x, RowSplit& out);
+
 struct AdamSettings {
   double lr = 1e-2;
   double beta1 = 0.9;

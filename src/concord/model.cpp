@@ -70,9 +70,28 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.lat
 
 torch::Tensor EncoderImpl::first_layer_sparse(const SparseBatch& x, int threads) const {
   const int h = static_cast<int>(weight_in_.size(1));
+  // Reused between calls: a dense block is a few megabytes.
+  thread_local RowSplit split;
+  if (!split_dense_rows(x, split)) {
+    torch::Tensor out = torch::empty({x.n_rows, h});
+    sparse_forward(x, weight_in_.data_ptr<float>(), bias_in_.data_ptr<float>(), h,
+                   out.data_ptr<float>(), threads);
+    return out;
+  }
+  const auto rows = [](std::vector<int64_t>& r) {
+    return torch::from_blob(r.data(), {static_cast<int64_t>(r.size())}, torch::kLong);
+  };
+  torch::NoGradGuard untracked;  // as the sparse kernel's output (the trainer does the backward)
   torch::Tensor out = torch::empty({x.n_rows, h});
-  sparse_forward(x, weight_in_.data_ptr<float>(), bias_in_.data_ptr<float>(), h,
-                 out.data_ptr<float>(), threads);
+  const torch::Tensor dense = torch::from_blob(
+      split.dense.data(), {static_cast<int64_t>(split.dense_rows.size()), x.n_cols});
+  out.index_copy_(0, rows(split.dense_rows), torch::addmm(bias_in_, dense, weight_in_));
+  if (split.sparse.n_rows > 0) {
+    torch::Tensor part = torch::empty({split.sparse.n_rows, h});
+    sparse_forward(split.sparse, weight_in_.data_ptr<float>(), bias_in_.data_ptr<float>(), h,
+                   part.data_ptr<float>(), threads);
+    out.index_copy_(0, rows(split.sparse_rows), part);
+  }
   return out;
 }
 

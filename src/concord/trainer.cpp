@@ -79,6 +79,28 @@ std::vector<float> embed(Method& method, Encoder& encoder, const CsrView& x, int
   return out;
 }
 
+// The first layer's weight gradient x^T grad_h on the split of rows that its forward
+// used (EncoderImpl::first_layer_sparse): the sparse kernel over the sparse rows, then a
+// matrix product over the dense ones added on top.
+void first_layer_weight_grad(const SparseBatch& x, const torch::Tensor& grad_h, torch::Tensor& grad_w,
+                             RowSplit& split, Transposed& transposed, int threads) {
+  const int h = static_cast<int>(grad_h.size(1));
+  if (!split_dense_rows(x, split)) {
+    sparse_weight_grad(x, grad_h.data_ptr<float>(), h, grad_w.data_ptr<float>(), transposed, threads);
+    return;
+  }
+  const auto rows = [](std::vector<int64_t>& r) {
+    return torch::from_blob(r.data(), {static_cast<int64_t>(r.size())}, torch::kLong);
+  };
+  // With no sparse rows this writes zeros, which the product then adds to.
+  const torch::Tensor sparse_grad = grad_h.index_select(0, rows(split.sparse_rows)).contiguous();
+  sparse_weight_grad(split.sparse, sparse_grad.data_ptr<float>(), h, grad_w.data_ptr<float>(), transposed,
+                     threads);
+  const torch::Tensor dense = torch::from_blob(
+      split.dense.data(), {static_cast<int64_t>(split.dense_rows.size()), x.n_cols});
+  grad_w.addmm_(dense.t(), grad_h.index_select(0, rows(split.dense_rows)));
+}
+
 // The rows of a followed by the rows of b, so that both views pass the sparse first
 // layer (and its weight gradient) in one go.
 void stack_rows(const SparseBatch& a, const SparseBatch& b, SparseBatch& out) {
@@ -304,10 +326,7 @@ class Trainer {
       // teacher) leaves it without a gradient, and Adam leaves it alone.
       const bool first_used = tracked.grad().defined();
       const torch::Tensor grad_h = first_used ? tracked.grad().contiguous() : torch::Tensor();
-      if (first_used) {
-        sparse_weight_grad(*input, grad_h.data_ptr<float>(), static_cast<int>(grad_h.size(1)),
-                           weight_grad_.data_ptr<float>(), transposed_, threads_);
-      }
+      if (first_used) first_layer_weight_grad(*input, grad_h, weight_grad_, split_, transposed_, threads_);
       backward.stop();
       Stopwatch optimizing(t.optimizer);
       std::vector<torch::Tensor> grads;
@@ -357,6 +376,7 @@ class Trainer {
   SparseBatch view1_, view2_, both_;
   std::vector<uint8_t> keep_;
   Transposed transposed_;
+  RowSplit split_;
 };
 
 }  // namespace

@@ -148,6 +148,41 @@ TEST_CASE("Gaussian noise has its sigma and touches its share of genes", "[augme
   CHECK(std::abs(unchanged - 200) < 50);
 }
 
+TEST_CASE("Gaussian noise picks every gene alike and is normal in its tails", "[augment_pipeline]") {
+  // All-zero cells: a view stores exactly the noised genes, with the noise as value.
+  const int cells = 200, genes = 2000;
+  Csr x(Dense(cells, std::vector<double>(genes, 0.0)));
+  for (double share : {0.8, 0.3}) {  // the chosen genes marked, or their complement
+    INFO(share);
+    const SparseBatch v = one_view(single("gaussian", 0.5, share), x.view, 9);
+    std::vector<int> hits(genes, 0);
+    int64_t beyond1 = 0, beyond2 = 0, beyond3 = 0, beyond_r = 0;
+    for (int k = 0; k < v.nnz(); ++k) {
+      ++hits[v.indices[k]];
+      const double z = std::abs(v.values[k]) / 0.5;
+      beyond1 += z > 1;
+      beyond2 += z > 2;
+      beyond3 += z > 3;
+      beyond_r += z > 3.6542;  // the ziggurat's tail, drawn by its own method
+    }
+    const double n = static_cast<double>(v.nnz());
+    REQUIRE(n == cells * static_cast<int>(share * genes));
+    // Each gene is noised in Binomial(200, share) cells; 6 sd is never reached by chance.
+    const double mean = cells * share, sd = std::sqrt(cells * share * (1 - share));
+    const auto [lo, hi] = std::minmax_element(hits.begin(), hits.end());
+    CHECK(*lo > mean - 6 * sd);
+    CHECK(*hi < mean + 6 * sd);
+    // Two-sided normal tail shares, each within 6 binomial sd.
+    const auto near = [n](int64_t count, double p) {
+      return std::abs(count - n * p) < 6 * std::sqrt(n * p * (1 - p));
+    };
+    CHECK(near(beyond1, 0.31731));
+    CHECK(near(beyond2, 0.045500));
+    CHECK(near(beyond3, 0.0026998));
+    CHECK(near(beyond_r, 2.5799e-4));
+  }
+}
+
 TEST_CASE("InnerSwap permutes each cell's values", "[augment_pipeline]") {
   Dense rows = distinct(30, 200);
   for (int c = 0; c < 30; ++c) {

@@ -76,6 +76,35 @@ TEST_CASE("kernels give bitwise identical results on 1 and 2 threads", "[kernels
   CHECK(torch::equal(ga, gb));
 }
 
+TEST_CASE("rows at least a quarter full are split off into a dense block", "[kernels]") {
+  concord::Rng rng(14);
+  // 40 genes: a row is dense from 10 stored values. Rows alternate between about 10%
+  // and about 80% filled, and two rows sit just below and at the threshold.
+  SparseBatch x;
+  x.n_cols = 40;
+  x.indptr.push_back(0);
+  for (int r = 0; r < 12; ++r) {
+    const int stored = r == 10 ? 9 : r == 11 ? 10 : r % 2 == 0 ? 4 : 32;
+    for (int g = 0; g < stored; ++g) {
+      x.indices.push_back(g * 40 / stored);
+      x.values.push_back(static_cast<float>(1 + rng.uniform()));
+    }
+    x.indptr.push_back(static_cast<int>(x.values.size()));
+  }
+  x.n_rows = 12;
+  concord::RowSplit split;
+  REQUIRE(concord::split_dense_rows(x, split));
+  // REQUIRE: this file includes Catch before LibTorch, whose glog CHECK then wins.
+  REQUIRE((split.dense_rows == std::vector<int64_t>{1, 3, 5, 7, 9, 11}));
+  REQUIRE((split.sparse_rows == std::vector<int64_t>{0, 2, 4, 6, 8, 10}));
+  const torch::Tensor all = dense_of(x);
+  const torch::Tensor block = torch::from_blob(split.dense.data(), {6, 40});
+  REQUIRE(torch::equal(block, all.index_select(0, torch::tensor(split.dense_rows))));
+  REQUIRE(torch::equal(dense_of(split.sparse), all.index_select(0, torch::tensor(split.sparse_rows))));
+  // A batch of sparse rows only is left to the sparse kernel.
+  REQUIRE_FALSE(concord::split_dense_rows(random_batch(20, 40, 0.1, rng), split));
+}
+
 TEST_CASE("fused Adam matches LibTorch's Adam over several steps", "[kernels]") {
   torch::manual_seed(3);
   torch::Tensor p_ref = torch::randn({100000}).set_requires_grad(true);

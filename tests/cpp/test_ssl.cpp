@@ -205,6 +205,34 @@ TEST_CASE("the sparse and dense first layers train SSL methods alike", "[ssl]") 
   }
 }
 
+TEST_CASE("views mixing sparse rows and rows filled by noise train as on the dense path", "[ssl]") {
+  // Cells store 14-21% of the genes; Gaussian noise on half of them fills 80%, so each
+  // batch has rows on both sides of the sparse kernel's dense-row split (kernels.h).
+  Toy toy(210, 7, 400, 9);
+  concord::AugmentPipeline pipeline({{"gaussian", 0.5, 0.2, 0.8}});
+  int dense_rows = 0, rows = 0;
+  const concord::ViewFn views = [&](const concord::CsrView& x, const int* cells, int n, concord::Rng& rng,
+                                    concord::SparseBatch& out, int view_index) {
+    pipeline.view(x, cells, n, rng, out, view_index);
+    for (int r = 0; r < n; ++r) dense_rows += out.indptr[r + 1] - out.indptr[r] >= 100;
+    rows += n;
+  };
+  for (const char* method : {"simclr", "moco"}) {
+    INFO(method);
+    auto o = ssl_options(method);
+    o.epochs = 2;
+    o.min_steps = 0;
+    const auto sparse = concord::train(toy.view, toy.domain, o, {}, nullptr, {}, views);
+    o.sparse_kernels = false;
+    const auto dense = concord::train(toy.view, toy.domain, o, {}, nullptr, {}, views);
+    REQUIRE(sparse.embedding.size() == dense.embedding.size());
+    CHECK(max_abs_difference(sparse.embedding, dense.embedding) < 1e-2);
+    CHECK(sparse.epoch_loss[0] == Approx(dense.epoch_loss[0]).epsilon(1e-4));
+  }
+  CHECK(dense_rows > rows / 4);
+  CHECK(dense_rows < 3 * rows / 4);
+}
+
 TEST_CASE("an unknown method is refused", "[ssl]") {
   Toy toy(50, 2, 20, 7);
   CHECK_THROWS_AS(concord::train(toy.view, toy.domain, ssl_options("dino")), std::invalid_argument);
