@@ -1,8 +1,11 @@
-#include <catch2/catch.hpp>
+// LibTorch's headers bring glog's CHECK, which aborts; Catch's, included after them,
+// replaces it.
 #include <torch/torch.h>
 
 #include "kernels.h"
 #include "rng.h"
+
+#include <catch2/catch.hpp>
 
 using concord::SparseBatch;
 
