@@ -18,8 +18,11 @@ endif
 deps:
 	sh tools/install-deps.sh
 
+# An install that was interrupted leaves its lock directory behind, and every later one
+# then refuses to start: remove it (installs are staged, so the package itself is whole).
 install: deps
-	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-lock --no-test-load .
+	rm -rf "$$($(RSCRIPT) -e 'cat(.libPaths()[1])')/00LOCK-$(notdir $(CURDIR))"
+	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-test-load .
 
 test: install test-cpp test-r
 
@@ -40,7 +43,7 @@ check: deps
 
 document: deps
 	$(RSCRIPT) -e 'Rcpp::compileAttributes(".")'
-	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-lock --no-test-load .
+	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-test-load .
 	$(RSCRIPT) -e 'roxygen2::roxygenise(".", load_code = "installed")'
 
 bench: install
