@@ -45,6 +45,7 @@
 #'   plain scVI every cell is decoded as if from `decode.batch`.
 #' @param decode.batch The batch every cell is decoded as (default: the first level).
 #' @param reduction.key Prefix of the embedding's column names.
+#' @inheritParams RunSSL
 #' @inheritParams RunConcord
 #' @return As [RunConcord()]: a Seurat object with a DimReduc (default name `"bascvi"`,
 #'   or `"scvi"` when `adversarial = FALSE`), a SingleCellExperiment with a reducedDim,

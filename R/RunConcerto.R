@@ -101,6 +101,7 @@
 #'   The confidence grows with fine-tuning: after short fine-tuning on few cells
 #'   (`class.epochs` passes of a few dozen steps) most cells fall below the default.
 #' @param reduction.key Prefix of the embedding's column names.
+#' @inheritParams RunSSL
 #' @inheritParams RunConcord
 #' @return For a Seurat object, the object with a DimReduc `"concerto"` (key
 #'   `"CONCERTO_"`) whose `misc` holds the model, the parameters and the loss of each

@@ -44,6 +44,7 @@
 #'   assay ("corrected"; an altExp for a SingleCellExperiment).
 #' @param decode.batch The batch every cell is decoded as (default: the first level).
 #' @param reduction.key Prefix of the embedding's column names.
+#' @inheritParams RunSSL
 #' @inheritParams RunConcord
 #' @return As [RunConcord()]: a Seurat object with a DimReduc (default name
 #'   `"sccraft"`), a SingleCellExperiment with a reducedDim (`"SCCRAFT"`), or the cells x

@@ -114,6 +114,8 @@
 #'   benchmark's schedule.
 #' @param reduction.key Prefix of the embedding's column names; `NULL` gives the
 #'   method's name in capitals, e.g. `"SIMCLR_"`.
+#' @param object A Seurat object, a SingleCellExperiment, or a features x cells matrix
+#'   or `dgCMatrix` (default method). File paths are read by RunConcord() only.
 #' @inheritParams RunConcord
 #' @return For a Seurat object, the object with a DimReduc named by `reduction.name`
 #'   (default: the method, e.g. `"simclr"`, key `"SIMCLR_"`) whose `misc` holds the
