@@ -114,6 +114,7 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   read_optional(o, "n_high", t.vae.n_high);
   read_optional(o, "concerto_embedding_dim", t.concerto.embedding_dim);
   read_optional(o, "concerto_dropout", t.concerto.dropout);
+  read_optional(o, "concerto_consistency", t.concerto.consistency);
   return t;
 }
 

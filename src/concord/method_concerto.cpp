@@ -10,10 +10,15 @@
 // source (domain) within a mini-batch: the paper's source-aware training.
 //
 // Method "concerto_finetune" is the paper's supervised fine-tuning for annotation, run
-// from the pre-trained weights on labelled cells: the teacher and the online encoder's
-// classification head (a Linear layer, softmax in the loss) are trained together by
-// cross-entropy, as the reference code does (its classifier model holds the teacher's
-// variables); the student takes no part.
+// from the pre-trained weights: the teacher and the online encoder's classification head
+// (a Linear layer, softmax in the loss) are trained together by cross-entropy on the
+// labelled cells, as the reference code does (its classifier model holds the teacher's
+// variables). With a consistency weight, unlabelled cells (the query) add the paper's
+// domain-adaptation loss (its eq. 13): the cross-entropy between the head's prediction
+// from the teacher's embedding, held fixed, and its prediction from the student's
+// (dropout-augmented) embedding of the same cell, which trains head and student. The
+// reference code computes this loss but never adds it to the objective; here it is
+// applied as the paper states.
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -112,7 +117,8 @@ class Concerto : public Method {
       : c_(c),
         teacher_(c.x.n_cols, c.options.concerto, online->latent_dim()),
         student_(online->latent_dim(), online->latent_dim(), c.options.concerto.dropout),
-        finetune_(c.options.method == "concerto_finetune") {
+        finetune_(c.options.method == "concerto_finetune"),
+        consistency_(finetune_ ? c.options.concerto.consistency : 0.0) {
     if (c.options.concerto.embedding_dim < 1) throw std::invalid_argument("the gene embedding needs at least one dimension");
     if (!(c.options.concerto.dropout >= 0 && c.options.concerto.dropout < 1))
       throw std::invalid_argument("Concerto's dropout must lie in [0, 1)");
@@ -129,11 +135,14 @@ class Concerto : public Method {
         throw std::invalid_argument(m.str());
       }
     }
+    if (!(consistency_ >= 0)) throw std::invalid_argument("the consistency weight must not be negative");
     if (finetune_ && training) {
       if (!online->has_classifier()) throw std::invalid_argument("Concerto's fine-tuning needs a classification head");
-      const bool all_labelled = static_cast<int>(c.labels.size()) == c.x.n_rows &&
-                                std::all_of(c.labels.begin(), c.labels.end(), [](int l) { return l >= 0; });
-      if (!all_labelled) throw std::invalid_argument("Concerto's fine-tuning trains on labelled cells only");
+      if (static_cast<int>(c.labels.size()) != c.x.n_rows) throw std::invalid_argument("Concerto's fine-tuning needs a label per cell");
+      const auto unlabelled = std::count_if(c.labels.begin(), c.labels.end(), [](int l) { return l < 0; });
+      if (unlabelled == c.x.n_rows) throw std::invalid_argument("Concerto's fine-tuning needs labelled cells");
+      if (unlabelled > 0 && consistency_ == 0)
+        throw std::invalid_argument("without the consistency loss, Concerto's fine-tuning trains on labelled cells only");
     }
     teacher_->to(c.device);
     student_->to(c.device);
@@ -143,7 +152,7 @@ class Concerto : public Method {
 
   std::vector<torch::Tensor> parameters() override {
     std::vector<torch::Tensor> out = teacher_->parameters();
-    if (finetune_) return out;
+    if (finetune_ && consistency_ == 0) return out;
     for (auto& p : student_->parameters()) out.push_back(p);
     return out;
   }
@@ -151,7 +160,12 @@ class Concerto : public Method {
   torch::Tensor loss(Encoder& online, const Step& s) override {
     const torch::Tensor source = sources(s.cells);
     const torch::Tensor zt = teacher_(s.view1, source);
-    if (finetune_) return labelled_cross_entropy(online->classify(zt), s.cells, c_.labels);
+    if (finetune_) {
+      const torch::Tensor logits = online->classify(zt);
+      const torch::Tensor supervised = labelled_cross_entropy(logits, s.cells, c_.labels);
+      if (consistency_ == 0) return supervised;
+      return supervised + consistency_ * consistency(online, s, source, logits);
+    }
     const torch::Tensor zs = student_(torch::relu(s.h1), source);
     return nt_xent(zt, zs, c_.options.temperature, 0.0);
   }
@@ -197,6 +211,21 @@ class Concerto : public Method {
     return torch::tensor(ids, torch::kLong).to(c_.device);
   }
 
+  // The paper's eq. 13 on the step's unlabelled cells: the teacher's prediction, held
+  // fixed, is the target of the student's. Zero when every cell is labelled.
+  torch::Tensor consistency(Encoder& online, const Step& s, const torch::Tensor& source,
+                            const torch::Tensor& teacher_logits) {
+    std::vector<int64_t> rows;
+    for (size_t r = 0; r < s.cells.size(); ++r) {
+      if (c_.labels[s.cells[r]] < 0) rows.push_back(static_cast<int64_t>(r));
+    }
+    if (rows.empty()) return torch::zeros({}, teacher_logits.options());
+    const torch::Tensor index = torch::tensor(rows, torch::kLong).to(teacher_logits.device());
+    const torch::Tensor target = torch::softmax(teacher_logits.index_select(0, index).detach(), 1);
+    const torch::Tensor zs = student_(torch::relu(s.h1.index_select(0, index)), source.index_select(0, index));
+    return -(target * torch::log_softmax(online->classify(zs), 1)).sum(1).mean();
+  }
+
   template <class F>
   void for_pieces(const SparseBatch& batch, F&& f) {
     for (int begin = 0; begin < batch.n_rows;) {
@@ -212,6 +241,7 @@ class Concerto : public Method {
   Teacher teacher_;
   Head student_;
   bool finetune_;
+  double consistency_;
   SparseBatch piece_;
 };
 

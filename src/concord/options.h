@@ -122,6 +122,9 @@ struct ConcertoOptions {
   int embedding_dim = 128;
   // Dropout before the final Dense layer of teacher and student: the only augmentation.
   double dropout = 0.2;
+  // Fine-tuning only: weight (the paper's lambda) of the domain-adaptation consistency
+  // loss on unlabelled cells; 0 trains on labelled cells alone.
+  double consistency = 0;
 };
 
 struct TrainOptions {

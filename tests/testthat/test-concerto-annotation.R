@@ -37,7 +37,7 @@ test_that("fine-tuned annotation of a held-out donor is at least as accurate as 
   # gives exactly the same result (what bench_concerto.R --annotate relies on).
   x <- concordR:::.prepare_expression(k$counts, NULL, verbose = FALSE)
   again <- concordR:::.concerto_finetune(pre, x, concordR:::.batch_labels(k$donor, NULL, ncol(x)),
-                                         droplevels(factor(ifelse(held, NA, k$type))), 5L, 1e-3, 0.99, FALSE)
+                                         droplevels(factor(ifelse(held, NA, k$type))), 5L, 1e-3, 1, 0.99, FALSE)
   expect_identical(unclass(again)[, ], unclass(tuned)[, ])
   # Query cells projected with the model get the training cells' calls back.
   query <- ProjectConcord(k$counts[, held], tuned, threads = 1, verbose = FALSE)
@@ -74,8 +74,11 @@ test_that("predictions, confidence and rejection on objects; bad arguments are c
                "'min.confidence' is a probability")
   expect_error(run_annot(seu, group.by = "batch", class.by = "cell_type", class.epochs = 0), "'class.epochs'")
   expect_error(run_annot(seu, group.by = "batch", class.by = "cell_type", class.lr = 0), "'class.lr' must be positive")
+  expect_error(run_annot(seu, group.by = "batch", class.by = "cell_type", class.consistency = -1),
+               "'class.consistency'")
   few <- ifelse(seu$batch == seu$batch[1] & seq_len(ncol(seu)) > 3, NA, seu$cell_type)
-  expect_error(run_annot(seu, group.by = "batch", class.by = few), "labels fewer than 4 cells of batch")
+  expect_error(run_annot(seu, group.by = "batch", class.by = few, class.consistency = 0),
+               "labels fewer than 4 cells of batch")
   expect_identical(seu, before)
   seu <- run_annot(seu, group.by = "batch", class.by = "cell_type", min.confidence = 0.6,
                    features = rownames(seu))
@@ -112,4 +115,27 @@ test_that("the same seed gives the same classifier, and it survives save and loa
   tuned <- ProjectConcord(d$data[, 1:120], loaded, fine.tune.epochs = 1, threads = 1, verbose = FALSE)
   expect_equal(colnames(attr(tuned, "concord")$classes$probabilities), model$classes)
   expect_length(attr(tuned, "concord")$classes$predicted, 120)
+})
+
+test_that("the consistency loss trains the student on the unlabelled cells, and only them", {
+  d <- small_data()
+  labels <- d$meta$cell_type
+  labels[d$meta$batch == d$meta$batch[1]] <- NA
+  student <- function(e) {
+    w <- GetConcordModel(e)$weights
+    unlist(w[grep("^method\\.student\\.", names(w))])
+  }
+  pre <- run_annot(d$data, group.by = d$meta$batch)
+  off <- run_annot(d$data, group.by = d$meta$batch, class.by = labels, class.consistency = 0)
+  on <- run_annot(d$data, group.by = d$meta$batch, class.by = labels)
+  # Without the loss the student takes no part in fine-tuning; with it, it learns.
+  expect_identical(student(off), student(pre))
+  expect_gt(max(abs(student(on) - student(pre))), 1e-4)
+  expect_false(isTRUE(all.equal(attr(on, "concord")$classes$probabilities,
+                                attr(off, "concord")$classes$probabilities, tolerance = 1e-3)))
+  expect_equal(GetConcordModel(on)$params$class_consistency, 1)
+  # Every cell labelled: there is no query to adapt to, so the weight changes nothing.
+  all_on <- run_annot(d$data, group.by = d$meta$batch, class.by = d$meta$cell_type)
+  all_off <- run_annot(d$data, group.by = d$meta$batch, class.by = d$meta$cell_type, class.consistency = 0)
+  expect_identical(unclass(all_on)[, ], unclass(all_off)[, ])
 })
