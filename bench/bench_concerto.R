@@ -12,8 +12,8 @@
 # concerto_nogroup (variable genes, no group.by), concord (RunConcord, group.by).
 # `extra` is a comma-separated list of name=value RunConcerto arguments.
 args <- commandArgs(trailingOnly = TRUE)
-data_dir <- file.path("..", "shared", "data")
-if (!dir.exists(data_dir)) data_dir <- "/work/shared/data"
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
+data_dir <- bench_data_dir()
 peak_mb <- function() {
   line <- grep("^VmHWM:", readLines("/proc/self/status"), value = TRUE)
   as.numeric(gsub("[^0-9]", "", line)) / 1024
@@ -157,14 +157,7 @@ if (length(args) >= 1 && args[1] == "--transfer") {
 threads <- if (length(args) >= 1) as.integer(args[1]) else 2L
 datasets <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("kang_ifnb_muscat", "kang_ctrl_5donors")
 runs <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("concerto_hvg", "concerto_all", "concord")
-extra <- list()
-if (length(args) >= 4) {
-  for (kv in strsplit(args[4], ",")[[1]]) {
-    kv <- strsplit(kv, "=")[[1]]
-    value <- suppressWarnings(as.numeric(kv[2]))
-    extra[[kv[1]]] <- if (is.na(value)) kv[2] else value
-  }
-}
+extra <- if (length(args) >= 4) parse_extra(args[4]) else list()
 self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
 
 cat(paste(c("dataset", "run", "cells", "genes", "train_s", "steps", "cells_per_s", "peak_MB",

@@ -12,19 +12,12 @@
 # datasets' peer embedding (Seurat ScaleData + RunPCA, 50 components).
 suppressPackageStartupMessages(library(concordR))
 args <- commandArgs(trailingOnly = TRUE)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
 threads <- if (length(args) >= 1) as.integer(args[1]) else 2L
 datasets <- if (length(args) >= 2) strsplit(args[2], ",")[[1]] else c("kang_ifnb_muscat", "kang_ctrl_5donors")
 methods <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("bascvi", "scvi", "sccraft", "concord")
-extra <- list()
-if (length(args) >= 4) {
-  for (kv in strsplit(args[4], ",")[[1]]) {
-    kv <- strsplit(kv, "=")[[1]]
-    value <- suppressWarnings(as.numeric(kv[2]))
-    extra[[kv[1]]] <- if (is.na(value)) kv[2] else value
-  }
-}
-data_dir <- file.path("..", "shared", "data")
-if (!dir.exists(data_dir)) data_dir <- "/work/shared/data"
+extra <- if (length(args) >= 4) parse_extra(args[4]) else list()
+data_dir <- bench_data_dir()
 
 status_kb <- function(field) {
   line <- grep(paste0("^", field, ":"), readLines("/proc/self/status"), value = TRUE)

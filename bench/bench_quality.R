@@ -28,6 +28,7 @@ suppressPackageStartupMessages({
   library(concordR)
   library(SingleCellExperiment)
 })
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
 
 recipes <- list(
   default = list(),
@@ -42,45 +43,18 @@ recipes <- list(
   latent30 = list(latent.dim = 30)
 )
 
-opt <- list(settings = "default,reference,knn",
+opt <- bench_options(list(settings = "default,reference,knn",
             datasets = "kang_ctrl_5donors,kang_ifnb_muscat,sim_clusters,sim_trajectory,sim_loop,sim_tree",
             seeds = "1,2,3", threads = "1", topology.cells = "300", out = "bench_quality.csv",
-            peers = "TRUE", data.dir = "../shared/data", families = "")
-for (a in commandArgs(TRUE)) {
-  kv <- regmatches(a, regexpr("=", a), invert = TRUE)[[1]]
-  if (length(kv) != 2 || !kv[1] %in% names(opt)) stop("unknown argument '", a, "'")
-  opt[[kv[1]]] <- kv[2]
-}
-split_list <- function(s) strsplit(s, ",", fixed = TRUE)[[1]]
+            peers = "TRUE", data.dir = "../shared/data", families = ""))
 seeds <- as.integer(split_list(opt$seeds))
 threads <- as.integer(opt$threads)
 topology.cells <- as.integer(opt$topology.cells)
 
-parse_setting <- function(s) {
-  if (!grepl(":", s, fixed = TRUE)) {
-    if (is.null(recipes[[s]])) stop("unknown setting '", s, "'; known: ", paste(names(recipes), collapse = ", "))
-    return(list(name = s, args = recipes[[s]]))
-  }
-  name <- sub(":.*", "", s)
-  pairs <- strsplit(sub("^[^:]*:", "", s), ";", fixed = TRUE)[[1]]
-  args <- lapply(pairs, function(p) eval(parse(text = sub("^[^=]*=", "", p))))
-  names(args) <- sub("=.*", "", pairs)
-  list(name = name, args = args)
-}
-settings <- lapply(split_list(opt$settings), parse_setting)
+settings <- lapply(split_list(opt$settings), parse_setting, recipes = recipes)
 
-load_real <- function(name) {
-  d <- readRDS(file.path(opt$data.dir, name, paste0(name, ".rds")))
-  counts <- d$counts[Matrix::rowSums(d$counts) > 0, ]
-  seu <- Seurat::CreateSeuratObject(counts)
-  seu <- Seurat::NormalizeData(seu, normalization.method = "LogNormalize", scale.factor = 1e4,
-                               verbose = FALSE)
-  seu <- Seurat::FindVariableFeatures(seu, selection.method = "vst",
-                                      nfeatures = min(2000, nrow(counts)), verbose = FALSE)
-  x <- Seurat::GetAssayData(seu, slot = "data")
-  list(x = x, features = Seurat::VariableFeatures(seu), batch = d$meta$batch,
-       label = d$meta$cell_type, eval = list(families = c("bio", "batch")),
-       peers.dir = file.path(opt$data.dir, name, "peers"))
+load_real_eval <- function(name) {
+  c(load_real(name, opt$data.dir), list(eval = list(families = c("bio", "batch"))))
 }
 
 load_sim <- function(structure) {
@@ -125,7 +99,7 @@ emit <- function(row) {
   flush(stdout())
 }
 for (ds in split_list(opt$datasets)) {
-  data <- if (startsWith(ds, "sim_")) load_sim(sub("^sim_", "", ds)) else load_real(ds)
+  data <- if (startsWith(ds, "sim_")) load_sim(sub("^sim_", "", ds)) else load_real_eval(ds)
   if (!is.null(data$truth)) {
     emit(cbind(setting = "truth_pca", dataset = ds, seed = NA, seconds = NA, score(data$truth, data)))
   }

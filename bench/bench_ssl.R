@@ -21,42 +21,17 @@
 # (sampling, views, forward, backward, optimizer), and per CPU second of the whole call
 # (user + system time of this process, which a loaded machine does not inflate).
 suppressPackageStartupMessages(library(concordR))
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
 
-opt <- list(datasets = "kang_ifnb_muscat,kang_ctrl_5donors", methods = "simclr,vicreg",
+opt <- bench_options(list(datasets = "kang_ifnb_muscat,kang_ctrl_5donors", methods = "simclr,vicreg",
             settings = "default", mode = "score", baselines = "FALSE", threads = "1", seed = "0",
-            holdout = "", out = "bench/output/bench_ssl.tsv", data.dir = "../shared/data")
-for (a in commandArgs(TRUE)) {
-  kv <- regmatches(a, regexpr("=", a), invert = TRUE)[[1]]
-  if (length(kv) != 2 || !kv[1] %in% names(opt)) stop("unknown argument '", a, "'")
-  opt[[kv[1]]] <- kv[2]
-}
-if (!dir.exists(opt$data.dir)) opt$data.dir <- "/work/shared/data"
-split_list <- function(s, sep = ",") strsplit(s, sep, fixed = TRUE)[[1]]
+            holdout = "", out = "bench/output/bench_ssl.tsv", data.dir = "../shared/data"))
 threads <- as.integer(opt$threads)
 seed <- as.integer(opt$seed)
 methods <- setdiff(split_list(opt$methods), "none")
 
-parse_setting <- function(s) {
-  if (!grepl(":", s, fixed = TRUE)) return(list(name = s, args = list()))
-  pairs <- split_list(sub("^[^:]*:", "", s), ";")
-  args <- lapply(pairs, function(p) eval(parse(text = sub("^[^=]*=", "", p))))
-  names(args) <- sub("=.*", "", pairs)
-  list(name = sub(":.*", "", s), args = args)
-}
 settings <- lapply(split_list(opt$settings, "|"), parse_setting)
 
-load_real <- function(name) {
-  d <- readRDS(file.path(opt$data.dir, name, paste0(name, ".rds")))
-  counts <- d$counts[Matrix::rowSums(d$counts) > 0, ]
-  seu <- Seurat::CreateSeuratObject(counts)
-  seu <- Seurat::NormalizeData(seu, normalization.method = "LogNormalize", scale.factor = 1e4,
-                               verbose = FALSE)
-  seu <- Seurat::FindVariableFeatures(seu, selection.method = "vst",
-                                      nfeatures = min(2000, nrow(counts)), verbose = FALSE)
-  list(x = Seurat::GetAssayData(seu, slot = "data"), features = Seurat::VariableFeatures(seu),
-       batch = as.character(d$meta$batch), label = as.character(d$meta$cell_type),
-       pca = file.path(opt$data.dir, name, "peers", "pca.tsv.gz"))
-}
 
 train_seconds <- function(info) sum(info$phase.seconds[c("sample", "augment", "forward", "backward", "optimizer")])
 
@@ -122,7 +97,7 @@ emit <- function(row) {
 }
 
 for (name in split_list(opt$datasets)) {
-  d <- load_real(name)
+  d <- load_real(name, opt$data.dir)
   runs <- list()
   if (as.logical(opt$baselines)) runs$concord <- list(what = "concord", setting = list(name = "default", args = list()))
   for (m in methods) for (s in settings) runs[[length(runs) + 1]] <- list(what = m, setting = s)
@@ -130,7 +105,7 @@ for (name in split_list(opt$datasets)) {
 
   if (opt$mode == "score") {
     if (as.logical(opt$baselines)) {
-      pca <- utils::read.delim(d$pca, row.names = 1)
+      pca <- utils::read.delim(file.path(d$peers.dir, "pca.tsv.gz"), row.names = 1)
       pca <- as.matrix(pca[colnames(d$x), ])
       emit(c(base, list(method = "pca", setting = "peers", steps = NA, train_s = NA, cells_per_s = NA),
              as.list(score(pca, d)), list(cells_per_cpu_s = NA)))
