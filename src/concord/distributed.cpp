@@ -173,6 +173,37 @@ std::vector<float> Communicator::allgather(const float* data, int64_t n, std::ve
   });
 }
 
+std::vector<float> Communicator::gather(const float* data, int64_t n, int root) {
+  return guarded(options_, "the gathering of the final embedding", [&] {
+    const int w = options_.world_size;
+    const bool is_root = options_.rank == root;
+    // Every rank learns every count (tiny), then the data, padded to the largest count,
+    // goes to the root alone.
+    std::vector<std::vector<at::Tensor>> sizes_out(1);
+    for (int r = 0; r < w; ++r) sizes_out[0].push_back(at::empty({1}, at::kLong));
+    std::vector<at::Tensor> size_in{at::full({1}, n, at::kLong)};
+    impl_->group->allgather(sizes_out, size_in)->wait();
+    std::vector<int64_t> count(w);
+    for (int r = 0; r < w; ++r) count[r] = sizes_out[0][r].item<int64_t>();
+    const int64_t most = std::max<int64_t>(1, *std::max_element(count.begin(), count.end()));
+    std::vector<at::Tensor> in{at::zeros({most}, at::kFloat)};
+    std::copy_n(data, n, in[0].data_ptr<float>());
+    std::vector<std::vector<at::Tensor>> out;
+    if (is_root) {
+      out.resize(1);
+      for (int r = 0; r < w; ++r) out[0].push_back(at::empty({most}, at::kFloat));
+    }
+    c10d::GatherOptions go;
+    go.rootRank = root;
+    impl_->group->gather(out, in, go)->wait();
+    std::vector<float> all;
+    if (is_root) {
+      for (int r = 0; r < w; ++r) all.insert(all.end(), out[0][r].data_ptr<float>(), out[0][r].data_ptr<float>() + count[r]);
+    }
+    return all;
+  });
+}
+
 std::vector<int> share_of(int n_cells, int rank, int world_size) {
   std::vector<int> cells;
   for (int c = rank; c < n_cells; c += world_size) cells.push_back(c);

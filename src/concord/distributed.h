@@ -54,6 +54,9 @@ class Communicator {
   // Every rank's `n` values (n may differ between ranks), concatenated in rank order;
   // `counts`, when given, receives each rank's n.
   std::vector<float> allgather(const float* data, int64_t n, std::vector<int64_t>* counts = nullptr);
+  // The same, delivered to rank `root` only (the others get an empty vector), so that
+  // only one rank holds everything.
+  std::vector<float> gather(const float* data, int64_t n, int root = 0);
 
  private:
   struct Impl;

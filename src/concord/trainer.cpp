@@ -686,7 +686,7 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   }
   // Rank 0 gathers every rank's share back into x's order.
   const int dim = r.latent_dim;
-  const std::vector<float> all = communicator.allgather(r.embedding.data(), static_cast<int64_t>(r.embedding.size()));
+  const std::vector<float> all = communicator.gather(r.embedding.data(), static_cast<int64_t>(r.embedding.size()), 0);
   if (rank == 0) {
     std::vector<float> ordered(static_cast<size_t>(x.n_rows) * dim);
     size_t row = 0;

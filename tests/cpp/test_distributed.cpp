@@ -73,6 +73,8 @@ TEST_CASE("collectives between two processes", "[distributed]") {
     std::vector<int64_t> counts;
     const std::vector<float> all = c.allgather(mine.data(), static_cast<int64_t>(mine.size()), &counts);
     if (all != std::vector<float>{0.f, 1.f, 1.f} || counts != std::vector<int64_t>{1, 2}) return 4;
+    const std::vector<float> root = c.gather(mine.data(), static_cast<int64_t>(mine.size()), 0);
+    if (root != (rank == 0 ? all : std::vector<float>())) return 5;
     return 0;
   };
   int rank0 = -1;
