@@ -72,8 +72,8 @@ std::vector<int> share_of(int n_cells, int rank, int world_size);
 // Data-parallel train(): each rank trains on its share of x's cells with its own
 // mini-batches (so one-domain batches hold per rank), starting from rank 0's weights,
 // and the gradients of every step are averaged over ranks. In kNN mode the warm-up
-// embeddings of all ranks are gathered into one global index, whose neighbours outside
-// a rank's share are skipped (that rank does not train on them). Every rank ends with
+// embeddings of all ranks are gathered into one global index: a neighbourhood is the
+// knn_k nearest of all cells, and a rank samples those of its own share. Every rank ends with
 // the same weights and the mean loss over ranks; rank 0's embedding holds every cell in
 // x's order, the other ranks' only their own share, in share_of()'s order.
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,

@@ -194,12 +194,13 @@ void unflatten(const torch::Tensor& flat, std::vector<torch::Tensor>& tensors) {
 
 class Trainer {
  public:
-  // With a communicator, this rank's Rng differs from the others' (its own batches and
-  // masks) and its weights start as rank 0's.
+  // With a communicator, x is this rank's share of `n_total` cells; this rank's Rng
+  // differs from the others' (its own batches and masks) and its weights start as rank
+  // 0's.
   Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o,
           const Weights* initial, const std::vector<int>& labels, const ViewFn& views,
-          Communicator* comm = nullptr)
-      : x_(x), o_(o), labels_(labels), domains_(domains),
+          Communicator* comm = nullptr, int n_total = 0)
+      : x_(x), o_(o), labels_(labels), domains_(domains), n_total_(n_total > 0 ? n_total : x.n_rows),
         rng_(comm == nullptr || comm->rank() == 0 ? o.seed : splitmix64(o.seed + comm->rank())),
         sampler_(domains, sampler_options(o)), views_(views), comm_(comm) {
     threads_ = resolve_threads(o.threads);
@@ -247,15 +248,16 @@ class Trainer {
         cells_of[domains_[c]].push_back(c);
       }
     }
-    const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, x_.n_rows / 10));
+    // Neighbourhoods are the k nearest of all cells, on every rank.
+    const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, n_total_ / 10));
     std::unique_ptr<KnnIndex> index;
     std::vector<float> embedding;
     // Distributed, `embedding` holds every rank's cells (rank order, each rank's share
-    // in order) and this rank's cells start at row `offset`; neighbours held by other
-    // ranks become -1 (no neighbour), so the search asks for world_size times as many
-    // to keep about kk of this rank's own.
-    int64_t offset = 0, n_indexed = x_.n_rows;
-    const int world = comm_ != nullptr ? comm_->world_size() : 1;
+    // in order) and this rank's cells start at row `offset`. A neighbourhood is then the
+    // same kk cells one process would find; those held by other ranks become -1 (no
+    // neighbour), leaving about kk / world_size to sample from, as the rank's batch is
+    // about batch_size / world_size of the whole step's.
+    int64_t offset = 0;
     NeighbourFn neighbours = [&](const std::vector<int>& cores, int kk, std::vector<int64_t>& out) {
       const int dim = method_->embedding_dim(encoder_);
       std::vector<float> queries(cores.size() * dim);
@@ -263,21 +265,9 @@ class Trainer {
         std::copy_n(embedding.data() + (offset + cores[c]) * dim, dim, queries.data() + c * dim);
       }
       std::vector<float> dist;
-      if (world == 1) {
-        index->search(queries.data(), static_cast<int64_t>(cores.size()), kk, out, dist);
-        return;
-      }
-      const int wide = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(kk) * world, n_indexed));
-      std::vector<int64_t> found;
-      index->search(queries.data(), static_cast<int64_t>(cores.size()), wide, found, dist);
-      out.assign(cores.size() * kk, -1);
-      for (size_t c = 0; c < cores.size(); ++c) {
-        int kept = 0;
-        for (int j = 0; j < wide && kept < kk; ++j) {
-          const int64_t cell = found[c * wide + j] - offset;
-          if (cell >= 0 && cell < x_.n_rows) out[c * kk + kept++] = cell;
-        }
-      }
+      index->search(queries.data(), static_cast<int64_t>(cores.size()), kk, out, dist);
+      if (comm_ == nullptr) return;
+      for (int64_t& cell : out) cell = cell >= offset && cell < offset + x_.n_rows ? cell - offset : -1;
     };
 
     for (int epoch = 0; epoch < o_.epochs; ++epoch) {
@@ -289,10 +279,10 @@ class Trainer {
           embedding = comm_->allgather(embedding.data(), static_cast<int64_t>(embedding.size()), &counts);
           offset = 0;
           for (int r = 0; r < comm_->rank(); ++r) offset += counts[r] / dim;
-          n_indexed = static_cast<int64_t>(embedding.size()) / dim;
         }
         Stopwatch watch(result_.seconds.knn_index);
-        index = std::make_unique<KnnIndex>(embedding.data(), n_indexed, dim, o_.knn, threads_, cb.interrupted);
+        index = std::make_unique<KnnIndex>(embedding.data(), static_cast<int64_t>(embedding.size()) / dim, dim, o_.knn,
+                                           threads_, cb.interrupted);
       }
       const double lr = o_.lr * std::pow(o_.lr_decay, epoch / std::max(1, o_.lr_step_epochs));
       if (torch_adam_) {
@@ -305,7 +295,7 @@ class Trainer {
       auto batches =
           uniform    ? uniform_epoch(x_.n_rows, o_.sampler.batch_size, min_batches, rng_)
           : balanced ? balanced_epoch(cells_of, o_.sampler.batch_size, min_batches, rng_)
-                     : sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
+                     : sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, n_total_));
       sampling.stop();
       // Every rank must take part in every step's all-reduce: all take as many steps as
       // the rank with the fewest batches (the batches are in shuffled order, so the
@@ -465,6 +455,7 @@ class Trainer {
   TrainResult result_;
   std::vector<int> labels_;
   std::vector<int> domains_;
+  int n_total_ = 0;  // cells over all ranks
   Rng rng_;
   Sampler sampler_;
   int threads_ = 1;
@@ -681,7 +672,7 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   const CsrView local{static_cast<int>(cells.size()), x.n_cols, indptr.data(), indices.data(), values.data()};
   TrainResult r;
   {
-    Trainer trainer(local, local_domains, options, initial, local_labels, nullptr, &communicator);
+    Trainer trainer(local, local_domains, options, initial, local_labels, nullptr, &communicator, x.n_rows);
     r = trainer.run(callbacks);
   }
   // Rank 0 gathers every rank's share back into x's order.

@@ -56,25 +56,36 @@ test_that("two ranks train one model: identical weights, rank 0 embeds every cel
   expect_equal(attr(r0, "concord")$steps, attr(single, "concord")$steps)
 })
 
-test_that("kNN mode samples each rank's neighbours from the global index", {
+test_that("kNN mode samples from a global index; rank 0 fills the Seurat object", {
+  skip_if_not_installed("SeuratObject")
   out <- tempfile()
   dir.create(out)
   on.exit(unlink(out, recursive = TRUE))
   # With p.intra.knn = 1 every mini-batch comes from one cell's neighbourhood in the
   # index of all ranks' cells, restricted to the rank's own: if none were found, every
-  # batch would be empty and training would stop with an error.
+  # batch would be empty and training would stop with an error. (The Seurat object holds
+  # counts, which RunConcord log-normalizes.)
   res <- run_ranks(c(
-    "emb <- RunConcord(x, group.by = batch, latent.dim = 8, encoder.dims = 32, epochs = 3,",
+    "counts <- d$counts[seq_len(300), keep]",
+    "rownames(counts) <- gsub('_', '-', rownames(counts))",
+    "seu <- SeuratObject::CreateSeuratObject(counts, meta.data = d$meta[keep, ])",
+    "res <- RunConcord(seu, group.by = 'batch', latent.dim = 8, encoder.dims = 32, epochs = 3,",
     "                  warmup.epochs = 1, p.intra.knn = 1, knn.k = 20, min.steps = 0,",
     "                  batch.size = 16, threads = 1, verbose = FALSE)",
-    "saveRDS(emb, file.path(out, paste0('rank', Sys.getenv('RANK'), '.rds')))"
+    "saveRDS(res, file.path(out, paste0('rank', Sys.getenv('RANK'), '.rds')))"
   ), out)
   expect_equal(res$status, 0L, info = res$output)
   r0 <- readRDS(file.path(out, "rank0.rds"))
   r1 <- readRDS(file.path(out, "rank1.rds"))
-  expect_equal(nrow(r0), 240L)
-  expect_identical(attr(r0, "concord")$model$weights, attr(r1, "concord")$model$weights)
-  expect_true(all(is.finite(attr(r0, "concord")$loss)))
+  # Rank 0: the Seurat object with the embedding of every cell; rank 1: its own cells'
+  # embedding as a matrix, with the same model.
+  expect_s4_class(r0, "Seurat")
+  emb <- SeuratObject::Embeddings(r0[["concord"]])
+  expect_identical(rownames(emb), colnames(r0))
+  expect_true(is.matrix(r1))
+  expect_identical(rownames(r1), colnames(r0)[seq(2L, ncol(r0), by = 2L)])
+  expect_identical(SeuratObject::Misc(r0[["concord"]])$model$weights, attr(r1, "concord")$model$weights)
+  expect_true(all(is.finite(SeuratObject::Misc(r0[["concord"]])$loss)))
 })
 
 test_that("a rank that dies stops the others with a clear error instead of a hang", {
