@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <functional>
 
 #include "adam.h"
 #include "augment.h"
@@ -633,6 +635,27 @@ void check_inputs(const CsrView& x, const std::vector<int>& domains, const Train
   if (options.weight_decay < 0) throw std::invalid_argument("weight_decay must be non-negative");
 }
 
+// A digest of the input and of the settings that shape training's collectives.
+uint64_t fingerprint(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o) {
+  uint64_t h = 0;
+  const auto mix = [&h](uint64_t v) { h = splitmix64(h ^ v); };
+  const auto mix_double = [&mix](double d) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &d, sizeof bits);
+    mix(bits);
+  };
+  mix(x.n_rows), mix(x.n_cols), mix(static_cast<uint64_t>(x.nnz()));
+  for (int d : domains) mix(static_cast<uint64_t>(d));
+  mix(o.epochs), mix(o.warmup_epochs), mix(o.min_steps), mix(o.seed), mix(o.sampler.batch_size);
+  mix(o.model.latent_dim), mix(o.model.n_classes), mix(o.model.decoder), mix(o.model.n_domains);
+  for (int w : o.model.encoder_dims) mix(w);
+  for (double d : {o.lr, o.lr_decay, o.temperature, o.element_mask, o.feature_mask, o.sampler.p_intra_knn,
+                   o.sampler.p_intra_domain})
+    mix_double(d);
+  mix(std::hash<std::string>()(o.method));
+  return h;
+}
+
 }  // namespace
 
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
@@ -656,6 +679,14 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   ThreadGuard restore;
   check_inputs(x, domains, options, labels);
   if (x.n_rows < world) throw std::invalid_argument("fewer cells than ranks");
+  // Ranks given different data or settings would call different collectives (or move
+  // gradients of different sizes) and fail obscurely or wait for the timeout: compare a
+  // fingerprint of both first.
+  const uint64_t mine = fingerprint(x, domains, options);
+  const auto as_signed = [](uint64_t v) { return static_cast<int64_t>(v >> 1); };
+  if (communicator.allreduce_min(as_signed(mine)) != -communicator.allreduce_min(-as_signed(mine)))
+    throw DistributedError("the ranks were not given the same input and settings (cells, features, batch labels, "
+                           "epochs, batch size, model, seed, ...): every rank must make the same call on the same data");
   // This rank's share as a CSR matrix of its own, so that the trainer, the sampler and
   // the kNN pass see only these cells.
   const std::vector<int> cells = share_of(x.n_rows, rank, world);

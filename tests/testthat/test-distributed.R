@@ -116,6 +116,26 @@ test_that("a rank that dies stops the others with a clear error instead of a han
   expect_false(file.exists(file.path(out, "rank1.rds")))
 })
 
+test_that("ranks given different settings stop with an error saying so", {
+  out <- tempfile()
+  dir.create(out)
+  on.exit(unlink(out, recursive = TRUE))
+  res <- run_ranks(c(
+    "msg <- tryCatch({",
+    "  RunConcord(x, group.by = batch, latent.dim = 8, encoder.dims = 32, min.steps = 0,",
+    "             epochs = if (Sys.getenv('RANK') == '0') 2 else 3, batch.size = 32, threads = 1,",
+    "             verbose = FALSE)",
+    "  'finished'",
+    "}, error = function(e) conditionMessage(e))",
+    "saveRDS(msg, file.path(out, paste0('rank', Sys.getenv('RANK'), '.rds')))"
+  ), out)
+  expect_equal(res$status, 0L, info = res$output)
+  for (rank in 0:1) {
+    expect_match(readRDS(file.path(out, paste0("rank", rank, ".rds"))),
+                 "the ranks were not given the same input and settings", fixed = TRUE)
+  }
+})
+
 test_that("the distributed settings are checked before any rank connects", {
   d <- small_data()
   run <- function(...) run_fast(d$data, group.by = d$meta$batch, ...)
