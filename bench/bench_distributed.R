@@ -5,7 +5,7 @@
 #
 # Usage, from the repository root (the installed concordR is used):
 #   Rscript bench/bench_distributed.R [ranks=2] [seeds=1,2,3] [batch=256] [threads=1] \
-#     [dataset=kang_ctrl_5donors] [port=29710]
+#     [dataset=kang_ctrl_5donors] [port=29710] [p.intra.knn=0]
 # For each seed: one process with batch.size = batch, then `ranks` processes started by
 # inst/scripts/concord-distributed with batch.size = batch / ranks each (so the same
 # cells per optimizer step and the same number of steps). Every run uses `threads`
@@ -13,7 +13,7 @@
 suppressPackageStartupMessages(library(concordR))
 
 opt <- list(ranks = "2", seeds = "1,2,3", batch = "256", threads = "1", dataset = "kang_ctrl_5donors",
-            port = "29710", seed = "", out = "", data.dir = "../shared/data")
+            port = "29710", seed = "", out = "", data.dir = "../shared/data", p.intra.knn = "0")
 for (a in commandArgs(TRUE)) {
   kv <- regmatches(a, regexpr("=", a), invert = TRUE)[[1]]
   if (length(kv) != 2 || !kv[1] %in% names(opt)) stop("unknown argument '", a, "'")
@@ -22,6 +22,7 @@ for (a in commandArgs(TRUE)) {
 ranks <- as.integer(opt$ranks)
 batch <- as.integer(opt$batch)
 threads <- as.integer(opt$threads)
+p.intra.knn <- as.numeric(opt$p.intra.knn)
 
 load_real <- function(name) {
   d <- readRDS(file.path(opt$data.dir, name, paste0(name, ".rds")))
@@ -37,7 +38,7 @@ load_real <- function(name) {
 train <- function(d, seed, batch.size) {
   started <- proc.time()[["elapsed"]]
   emb <- RunConcord(d$x, group.by = d$batch, features = d$features, batch.size = batch.size, seed = seed,
-                    threads = threads, verbose = FALSE)
+                    p.intra.knn = p.intra.knn, threads = threads, verbose = FALSE)
   attr(emb, "concord")$wall <- proc.time()[["elapsed"]] - started
   emb
 }
@@ -66,7 +67,7 @@ for (seed in as.integer(strsplit(opt$seeds, ",")[[1]])) {
   status <- system2("sh", c(launcher, "-n", ranks, "-p", opt$port, script, paste0("ranks=", ranks),
                             paste0("seed=", seed), paste0("batch=", batch), paste0("threads=", threads),
                             paste0("dataset=", opt$dataset), paste0("out=", out),
-                            paste0("data.dir=", opt$data.dir)))
+                            paste0("data.dir=", opt$data.dir), paste0("p.intra.knn=", opt$p.intra.knn)))
   if (status != 0) stop("the distributed run failed (status ", status, ")")
   dist <- readRDS(out)
   stopifnot(identical(rownames(dist), colnames(d$x)))
