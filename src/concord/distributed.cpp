@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <csignal>
 #include <dlfcn.h>
 #include <regex>
 #include <utility>
@@ -69,6 +70,29 @@ class QuietLogs {
   std::vector<std::pair<int32_t*, int32_t>> saved_;
 };
 
+// Gloo writes to its sockets with writev(), so a write to a rank that died can raise
+// SIGPIPE, whose default action kills the process and whose R handler raises an R
+// error from inside Gloo's threads. (Gloo usually notices the closed connection first,
+// while reading; this is the defence for when a write comes first.) While a group is
+// alive SIGPIPE is ignored: the write then fails with EPIPE, which Gloo reports as an
+// exception like any other.
+class IgnoreSigpipe {
+ public:
+  IgnoreSigpipe() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    saved_ok_ = sigaction(SIGPIPE, &ignore, &saved_) == 0;
+  }
+  ~IgnoreSigpipe() {
+    if (saved_ok_) sigaction(SIGPIPE, &saved_, nullptr);
+  }
+
+ private:
+  struct sigaction saved_ {};
+  bool saved_ok_ = false;
+};
+
 bool is_loopback(const std::string& address) {
   return address == "localhost" || address.rfind("127.", 0) == 0 || address == "::1";
 }
@@ -76,6 +100,8 @@ bool is_loopback(const std::string& address) {
 }  // namespace
 
 struct Communicator::Impl {
+  // Declared first, so that they outlive the group and the store.
+  IgnoreSigpipe no_sigpipe;
   QuietLogs quiet;
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;

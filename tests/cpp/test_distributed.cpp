@@ -109,6 +109,34 @@ TEST_CASE("a rank that exits makes the other's next collective throw", "[distrib
   CHECK(message.find(".cc:") == std::string::npos);
 }
 
+TEST_CASE("broadcasting to a rank that exited throws", "[distributed]") {
+  // As the root of a broadcast, rank 0 sends; Gloo notices the closed connection while
+  // waiting for the receiver's go-ahead, or, should a write come first, through EPIPE
+  // (SIGPIPE, whose default action here would kill the process, is ignored while a group
+  // lives).
+  const int port = test_port(3);
+  std::string message;
+  const int rank1 = with_child(
+      [&] {
+        Communicator c(options(1, port));
+        float x = 1;
+        c.broadcast(&x, 1, 0);
+        return 0;
+      },
+      [&] {
+        Communicator c(options(0, port));
+        std::vector<float> big(1 << 20, 1.f);
+        c.broadcast(big.data(), 1, 0);
+        try {
+          for (int i = 0; i < 200; ++i) c.broadcast(big.data(), static_cast<int64_t>(big.size()), 0);
+        } catch (const DistributedError& e) {
+          message = e.what();
+        }
+      });
+  CHECK(rank1 == 0);
+  CHECK(message.find("rank 0 of 2 lost contact with the other ranks during the broadcast") == 0);
+}
+
 TEST_CASE("a rank that cannot reach rank 0 throws after the timeout", "[distributed]") {
   DistributedOptions o = options(1, test_port(2));
   o.timeout_seconds = 1;
