@@ -99,7 +99,8 @@
 #'   rank waits for the others, at the start and at every step. `NULL` (default) reads
 #'   the environment variables `RANK`, `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT` as
 #'   PyTorch's torchrun sets them, and trains in one process when `WORLD_SIZE` is unset;
-#'   `FALSE` always trains in one process. Each rank trains on every `world.size`-th cell
+#'   a list without `rank` and `world.size` (e.g. `list(timeout = 600)`) takes them, the
+#'   address and the port from those variables; `FALSE` always trains in one process. Each rank trains on every `world.size`-th cell
 #'   (its own mini-batches, one batch per mini-batch as usual) and the gradients are
 #'   averaged over ranks at every step, so `batch.size` is per rank. Every rank must run
 #'   the same call on the same input. Rank 0 returns the result for all cells; the other

@@ -7,9 +7,18 @@
 # The checked process group of a run as the engine takes it (rank, world_size, address,
 # port, timeout in seconds), or NULL for a single process: `distributed = FALSE`, no
 # WORLD_SIZE in the environment, or a world of one.
+# A list without `rank` and `world.size` takes them, the address and the port from the
+# environment (so that `distributed = list(timeout = 600)` works under a launcher).
 .resolve_distributed <- function(distributed) {
   if (isFALSE(distributed)) return(NULL)
   source <- "'distributed'"
+  given <- NULL
+  if (is.list(distributed) && length(distributed) && !is.null(names(distributed)) &&
+      is.null(distributed$rank) && is.null(distributed$world.size) &&
+      !is.na(Sys.getenv("WORLD_SIZE", unset = NA))) {
+    given <- distributed
+    distributed <- NULL
+  }
   if (is.null(distributed)) {
     env <- Sys.getenv(c("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"), unset = NA)
     if (is.na(env[["WORLD_SIZE"]])) return(NULL)
@@ -28,6 +37,7 @@
     distributed <- list(rank = number("RANK", NULL), world.size = number("WORLD_SIZE", NULL),
                         address = if (is.na(env[["MASTER_ADDR"]])) "127.0.0.1" else env[["MASTER_ADDR"]],
                         port = number("MASTER_PORT", 29500))
+    if (!is.null(given)) distributed <- utils::modifyList(distributed, given)
   }
   if (!is.list(distributed) || is.null(names(distributed)) || any(names(distributed) == "")) {
     .stop("'distributed' must be NULL, FALSE or a named list(rank, world.size, address, port); got ",

@@ -158,6 +158,16 @@ test_that("the distributed settings are checked before any rank connects", {
   expect_null(attr(run(distributed = FALSE), "concord")$rank)
 })
 
+test_that("a list without rank and world.size takes them from the environment", {
+  d <- small_data()
+  port <- 20000L + sample.int(20000L, 1L)
+  withr::local_envvar(RANK = "1", WORLD_SIZE = "2", MASTER_ADDR = "127.0.0.1", MASTER_PORT = as.character(port))
+  # Rank 1 of 2 from the environment, the timeout from the list: it gives up on rank 0
+  # after 2 s, where the default would wait 120.
+  expect_error(run_fast(d$data, group.by = d$meta$batch, distributed = list(timeout = 2)),
+               sprintf("rank 1 of 2 could not reach rank 0 at 127.0.0.1:%d", port), fixed = TRUE)
+})
+
 test_that("a rank that cannot reach rank 0 says where it looked", {
   d <- small_data()
   port <- 20000L + sample.int(20000L, 1L)
