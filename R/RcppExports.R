@@ -61,8 +61,8 @@
     .Call(`_concordR_concord_log_normalize`, p, x, scale, threads)
 }
 
-.concord_train <- function(x, domains, options, on_epoch, initial_weights = NULL, labels = NULL) {
-    .Call(`_concordR_concord_train`, x, domains, options, on_epoch, initial_weights, labels)
+.concord_train <- function(x, domains, options, on_epoch, initial_weights = NULL, labels = NULL, distributed = NULL) {
+    .Call(`_concordR_concord_train`, x, domains, options, on_epoch, initial_weights, labels, distributed)
 }
 
 .concord_encode <- function(x, weights, options, threads, device) {

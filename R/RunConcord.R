@@ -92,6 +92,22 @@
 #' @param decode.batch The batch every cell is decoded as (default: the first level).
 #' @param verbose Show messages and a progress bar.
 #' @param reduction.key Prefix of the embedding's column names.
+#' @param distributed Data-parallel training across processes (ranks), on this machine or
+#'   several: `list(rank, world.size, address, port, timeout)`, the same on every rank but
+#'   for `rank` (0 to `world.size - 1`). `address` and `port` are where rank 0 listens
+#'   (default `"127.0.0.1"`, 29500); `timeout` (seconds, default 120) bounds how long a
+#'   rank waits for the others, at the start and at every step. `NULL` (default) reads
+#'   the environment variables `RANK`, `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT` as
+#'   PyTorch's torchrun sets them, and trains in one process when `WORLD_SIZE` is unset;
+#'   a list without `rank` and `world.size` (e.g. `list(timeout = 600)`) takes them, the
+#'   address and the port from those variables; `FALSE` always trains in one process. Each rank trains on every `world.size`-th cell
+#'   (its own mini-batches, one batch per mini-batch as usual) and the gradients are
+#'   averaged over ranks at every step, so `batch.size` is per rank. Every rank must run
+#'   the same call on the same input. Rank 0 returns the result for all cells; the other
+#'   ranks return the embedding matrix of their own cells only, with the
+#'   same model, whatever the input, and write nothing into the object or file. A rank
+#'   that fails or stops makes the others stop with an error. See the README's section
+#'   on large data and the launcher `inst/scripts/concord-distributed`.
 #' @param ... Arguments passed to the default method; unknown names are an error.
 #'
 #' @return For a Seurat object, the object with a DimReduc (named by `reduction.name`,
@@ -122,7 +138,7 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
                                threads = NULL, device = c("auto", "cpu", "cuda"),
                                class.by = NULL, class.weight = 1, use.decoder = FALSE,
                                decoder.dims = 1000, decoder.weight = 1, decode.batch = NULL,
-                               verbose = TRUE, reduction.key = "CONCORD_", ...) {
+                               verbose = TRUE, reduction.key = "CONCORD_", distributed = NULL, ...) {
   .check_dots(...)
   .check_flag(verbose, "verbose")
   .check_string(reduction.key, "reduction.key")
@@ -141,7 +157,9 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
   if (!is.null(classes)) params$n_classes <- nlevels(classes)
   params$n_domains <- nlevels(batch)
   decode.as <- .decode_batch(decode.batch, batch, use.decoder)
-  emb <- .train_embedding(object, batch, features, params, verbose, reduction.key, classes = classes)
+  dist <- .resolve_distributed(distributed)
+  emb <- .train_embedding(object, batch, features, params, verbose, reduction.key, classes = classes,
+                          distributed = dist)
   info <- attr(emb, "concord")
   info$classes <- .class_predictions(emb, info$model)
   info$corrected <- if (use.decoder) .decode_expression(emb, info$model, decode.as, params$threads)
@@ -164,6 +182,7 @@ RunConcord.Seurat <- function(object, group.by = NULL, features = NULL, assay = 
   object <- .run_seurat(object, RunConcord.default, group.by = group.by, features = features,
                         assay = assay, slot = slot, reduction.name = reduction.name,
                         reduction.key = reduction.key, class.by = class.by, verbose = verbose, ...)
+  if (.other_rank(object)) return(invisible(object))
   SeuratObject::LogSeuratCommand(object)
 }
 

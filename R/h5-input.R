@@ -168,6 +168,7 @@
   args <- list(input$x, group.by = .batch_labels(group.by, meta = input$meta, n.cells = n.cells), ...)
   if (!is.null(class.by)) args$class.by <- .class_labels(class.by, meta = input$meta, n.cells = n.cells)
   emb <- do.call(run, args)
+  if (.other_rank(emb)) return(invisible(emb))
   if (!is.null(write.to)) .write_h5ad_obsm(path, write.to, obsm.key, emb)
   emb
 }

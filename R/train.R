@@ -30,6 +30,7 @@
                verbose = verbose, ...)
   if (!is.null(class.by)) args$class.by <- .class_labels(class.by, meta = meta, n.cells = ncol(object))
   emb <- do.call(run, args)
+  if (.other_rank(emb)) return(emb)
   misc <- attr(emb, "concord")
   attr(emb, "concord") <- NULL
   corrected <- misc$corrected
@@ -54,6 +55,7 @@
                verbose = verbose, ...)
   if (!is.null(class.by)) args$class.by <- .class_labels(class.by, meta = meta, n.cells = ncol(object))
   emb <- do.call(run, args)
+  if (.other_rank(emb)) return(invisible(emb))
   corrected <- attr(emb, "concord")$corrected
   attr(emb, "concord")$corrected <- NULL
   object <- .store_classes(.store_sce(object, emb, reduction.name), attr(emb, "concord")$classes)
@@ -80,12 +82,15 @@
 # training record in attr(, "concord"). `prepare = FALSE` takes `object` as the engine's
 # input as it is (a verb that prepared it itself); `labels` are per-cell integer labels
 # for the method (-1: none).
+# `distributed` (.resolve_distributed()) trains on this rank's share of the cells; rank
+# 0's embedding then holds every cell, the other ranks' their own (attr(, "concord")$rank).
 .train_embedding <- function(object, batch, features, params, verbose, reduction.key,
-                             classes = NULL, prepare = TRUE, labels = NULL) {
+                             classes = NULL, prepare = TRUE, labels = NULL, distributed = NULL) {
   x <- if (prepare) .prepare_expression(object, features, verbose) else object
-  fit <- .train_engine(x, batch, params, verbose, classes = classes, labels = labels)
+  fit <- .train_engine(x, batch, params, verbose, classes = classes, labels = labels,
+                       distributed = distributed)
   emb <- fit$embedding
-  dimnames(emb) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(emb))))
+  dimnames(emb) <- list(colnames(x)[fit$cells], paste0(reduction.key, seq_len(ncol(emb))))
   model <- .new_model(fit$weights, features = rownames(x), params = params,
                       batches = levels(batch), input = attr(x, "input"), loss = fit$loss,
                       steps = fit$steps, n.cells = ncol(x), classes = levels(classes))
@@ -94,12 +99,16 @@
     seconds = fit$seconds, phase.seconds = fit$phases, features = rownames(x),
     batches = levels(batch)
   )
+  if (!is.null(distributed)) {
+    attr(emb, "concord")$rank <- distributed$rank
+    attr(emb, "concord")$world.size <- distributed$world_size
+  }
   emb
 }
 
 
 .train_engine <- function(x, batch, params, verbose, initial.weights = NULL, classes = NULL,
-                          labels = NULL) {
+                          labels = NULL, distributed = NULL) {
   .check_batch_sizes(batch)
   .check_training_memory(params, n.genes = nrow(x), n.cells = ncol(x))
   loss <- NA_real_
@@ -118,7 +127,7 @@
   }
   started <- proc.time()[["elapsed"]]
   if (!is.null(classes)) labels <- ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
-  fit <- .concord_train(x, as.integer(batch) - 1L, params, on.epoch, initial.weights, labels)
+  fit <- .concord_train(x, as.integer(batch) - 1L, params, on.epoch, initial.weights, labels, distributed)
   if (verbose) cli::cli_progress_done(.envir = frame)
   fit$seconds <- proc.time()[["elapsed"]] - started
   fit

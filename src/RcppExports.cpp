@@ -218,8 +218,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_train
-Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights, Rcpp::Nullable<Rcpp::IntegerVector> labels);
-RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP, SEXP initial_weightsSEXP, SEXP labelsSEXP) {
+Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights, Rcpp::Nullable<Rcpp::IntegerVector> labels, Rcpp::Nullable<Rcpp::List> distributed);
+RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP, SEXP initial_weightsSEXP, SEXP labelsSEXP, SEXP distributedSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -229,7 +229,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::Function> >::type on_epoch(on_epochSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::List> >::type initial_weights(initial_weightsSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::IntegerVector> >::type labels(labelsSEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_train(x, domains, options, on_epoch, initial_weights, labels));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::List> >::type distributed(distributedSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_train(x, domains, options, on_epoch, initial_weights, labels, distributed));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -401,7 +402,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_kendall", (DL_FUNC) &_concordR_concord_kendall, 2},
     {"_concordR_concord_rips_persistence", (DL_FUNC) &_concordR_concord_rips_persistence, 3},
     {"_concordR_concord_log_normalize", (DL_FUNC) &_concordR_concord_log_normalize, 4},
-    {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 6},
+    {"_concordR_concord_train", (DL_FUNC) &_concordR_concord_train, 7},
     {"_concordR_concord_encode", (DL_FUNC) &_concordR_concord_encode, 5},
     {"_concordR_concord_decode", (DL_FUNC) &_concordR_concord_decode, 6},
     {"_concordR_concord_decode_cells", (DL_FUNC) &_concordR_concord_decode_cells, 5},

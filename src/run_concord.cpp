@@ -9,6 +9,7 @@
 #include "glue_matrix.h"
 
 #include "concord/concerto.h"
+#include "concord/distributed.h"
 #include "concord/trainer.h"
 
 namespace {
@@ -190,13 +191,40 @@ std::string empty_epoch(const concord::EmptyEpoch& e, const concord::TrainOption
   return m.str();
 }
 
+// The process group of a distributed run, from RunConcord()'s checked `distributed`
+// list (rank, world_size, address, port, timeout).
+concord::DistributedOptions distributed_from(const Rcpp::List& d) {
+  concord::DistributedOptions o;
+  o.rank = Rcpp::as<int>(d["rank"]);
+  o.world_size = Rcpp::as<int>(d["world_size"]);
+  o.address = Rcpp::as<std::string>(d["address"]);
+  o.port = Rcpp::as<int>(d["port"]);
+  o.timeout_seconds = Rcpp::as<double>(d["timeout"]);
+  return o;
+}
+
+// The 1-based cells whose rows the embedding holds: all of them on rank 0 (and without
+// distribution), the rank's own share on the others.
+Rcpp::IntegerVector cells_of(int n_cells, int rank, int world) {
+  std::vector<int> cells = rank == 0 ? concord::share_of(n_cells, 0, 1) : concord::share_of(n_cells, rank, world);
+  for (int& c : cells) ++c;
+  return Rcpp::wrap(cells);
+}
+
+std::string lost_contact(const concord::DistributedError& e) {
+  return std::string("distributed training stopped: ") + e.what() +
+         ". No embedding is returned. Check the other ranks' output for the first error; "
+         "restart every rank to train again.";
+}
+
 }  // namespace
 
 // [[Rcpp::export(.concord_train)]]
 Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options,
                          Rcpp::Nullable<Rcpp::Function> on_epoch,
                          Rcpp::Nullable<Rcpp::List> initial_weights = R_NilValue,
-                         Rcpp::Nullable<Rcpp::IntegerVector> labels = R_NilValue) {
+                         Rcpp::Nullable<Rcpp::IntegerVector> labels = R_NilValue,
+                         Rcpp::Nullable<Rcpp::List> distributed = R_NilValue) {
   return glue::engine_call([&] {
     const concord::CsrView view = view_of(x);
     const std::vector<int> dom(domains.begin(), domains.end());
@@ -224,9 +252,23 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
       };
     }
     concord::TrainResult r;
+    int rank = 0, world = 1;
     try {
-      r = concord::train(view, dom, o, callbacks, initial_weights.isNotNull() ? &initial : nullptr,
-                         classes, views);
+      if (distributed.isNotNull()) {
+        if (views) throw std::invalid_argument("distributed training supports CONCORD's own views only");
+        // The group lives until training ends here or unwinds: a rank that stops with an
+        // error closes its connections, which stops the others at their next collective.
+        concord::Communicator group(distributed_from(Rcpp::List(distributed)));
+        rank = group.rank();
+        world = group.world_size();
+        r = concord::train(view, dom, o, group, callbacks, initial_weights.isNotNull() ? &initial : nullptr,
+                           classes);
+      } else {
+        r = concord::train(view, dom, o, callbacks, initial_weights.isNotNull() ? &initial : nullptr,
+                           classes, views);
+      }
+    } catch (const concord::DistributedError& e) {
+      glue::stop(lost_contact(e));
     } catch (const concord::NonFiniteLoss& e) {
       glue::stop(diverged(e, o));
     } catch (const concord::EmptyEpoch& e) {
@@ -242,7 +284,8 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
                               Rcpp::Named("weights") = weights_to_r(r.weights),
                               Rcpp::Named("loss") = Rcpp::wrap(r.epoch_loss),
                               Rcpp::Named("steps") = static_cast<double>(r.steps),
-                              Rcpp::Named("threads") = r.threads, Rcpp::Named("phases") = phases);
+                              Rcpp::Named("threads") = r.threads, Rcpp::Named("phases") = phases,
+                              Rcpp::Named("cells") = cells_of(view.n_rows, rank, world));
   });
 }
 

@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <functional>
 
 #include "adam.h"
 #include "augment.h"
+#include "distributed.h"
 #include "kernels.h"
 #include "knn.h"
 #include "method.h"
@@ -169,12 +172,39 @@ void import_encoder_weights(Encoder& encoder, const Weights& weights) {
   import_weights(state, weights);
 }
 
+// Tensors as one contiguous float buffer and back, so that a collective moves all of
+// them in one call (one all-reduce per step instead of one per parameter). Undefined
+// tensors (a parameter without a gradient on this rank) count as zeros of `like`'s shape,
+// so that every rank contributes the same layout.
+torch::Tensor flatten(const std::vector<torch::Tensor>& tensors, const std::vector<torch::Tensor>& like) {
+  std::vector<torch::Tensor> flat;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    flat.push_back(tensors[i].defined() ? tensors[i].detach().to(torch::kCPU, torch::kFloat).reshape({-1})
+                                        : torch::zeros({like[i].numel()}, torch::kFloat));
+  }
+  return flat.empty() ? torch::zeros({0}, torch::kFloat) : torch::cat(flat).contiguous();
+}
+
+void unflatten(const torch::Tensor& flat, std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (auto& t : tensors) {
+    t.copy_(flat.narrow(0, offset, t.numel()).view_as(t).to(t.device(), t.scalar_type()));
+    offset += t.numel();
+  }
+}
+
 class Trainer {
  public:
+  // With a communicator, x is this rank's share of `n_total` cells; this rank's Rng
+  // differs from the others' (its own batches and masks) and its weights start as rank
+  // 0's.
   Trainer(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o,
-          const Weights* initial, const std::vector<int>& labels, const ViewFn& views)
-      : x_(x), o_(o), labels_(labels), domains_(domains), rng_(o.seed),
-        sampler_(domains, sampler_options(o)), views_(views) {
+          const Weights* initial, const std::vector<int>& labels, const ViewFn& views,
+          Communicator* comm = nullptr, int n_total = 0)
+      : x_(x), o_(o), labels_(labels), domains_(domains), n_total_(n_total > 0 ? n_total : x.n_rows),
+        rng_(comm == nullptr || comm->rank() == 0 ? o.seed : splitmix64(o.seed + comm->rank())),
+        sampler_(domains, sampler_options(o)), views_(views), comm_(comm) {
     threads_ = resolve_threads(o.threads);
     // LibTorch's own operations here are small (batch x hidden), and each would open a
     // parallel region whose barrier costs a scheduler slice whenever another process
@@ -198,6 +228,7 @@ class Trainer {
     if (initial != nullptr) import_weights(without_new_head(state_of(encoder_, *method_), *initial), *initial);
     params_ = encoder_->parameters();
     for (auto& p : method_->parameters()) params_.push_back(p);
+    if (comm_ != nullptr) broadcast_state();
     if (sparse_) {
       adam_ = std::make_unique<FusedAdam>(params_, o.weight_decay);
       weight_grad_ = torch::empty_like(encoder_->weight_in());
@@ -219,25 +250,41 @@ class Trainer {
         cells_of[domains_[c]].push_back(c);
       }
     }
-    const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, x_.n_rows / 10));
+    // Neighbourhoods are the k nearest of all cells, on every rank.
+    const int k = o_.knn_k > 0 ? o_.knn_k : std::max(1, std::min(1000, n_total_ / 10));
     std::unique_ptr<KnnIndex> index;
     std::vector<float> embedding;
+    // Distributed, `embedding` holds every rank's cells (rank order, each rank's share
+    // in order) and this rank's cells start at row `offset`. A neighbourhood is then the
+    // same kk cells one process would find; those held by other ranks become -1 (no
+    // neighbour), leaving about kk / world_size to sample from, as the rank's batch is
+    // about batch_size / world_size of the whole step's.
+    int64_t offset = 0;
     NeighbourFn neighbours = [&](const std::vector<int>& cores, int kk, std::vector<int64_t>& out) {
       const int dim = method_->embedding_dim(encoder_);
       std::vector<float> queries(cores.size() * dim);
       for (size_t c = 0; c < cores.size(); ++c) {
-        std::copy_n(embedding.data() + static_cast<int64_t>(cores[c]) * dim, dim, queries.data() + c * dim);
+        std::copy_n(embedding.data() + (offset + cores[c]) * dim, dim, queries.data() + c * dim);
       }
       std::vector<float> dist;
       index->search(queries.data(), static_cast<int64_t>(cores.size()), kk, out, dist);
+      if (comm_ == nullptr) return;
+      for (int64_t& cell : out) cell = cell >= offset && cell < offset + x_.n_rows ? cell - offset : -1;
     };
 
     for (int epoch = 0; epoch < o_.epochs; ++epoch) {
       if (knn_mode && epoch == o_.warmup_epochs) {
         embedding = embed_all(cb.interrupted);
+        const int dim = method_->embedding_dim(encoder_);
+        if (comm_ != nullptr) {
+          std::vector<int64_t> counts;
+          embedding = comm_->allgather(embedding.data(), static_cast<int64_t>(embedding.size()), &counts);
+          offset = 0;
+          for (int r = 0; r < comm_->rank(); ++r) offset += counts[r] / dim;
+        }
         Stopwatch watch(result_.seconds.knn_index);
-        index = std::make_unique<KnnIndex>(embedding.data(), x_.n_rows, method_->embedding_dim(encoder_),
-                                           o_.knn, threads_, cb.interrupted);
+        index = std::make_unique<KnnIndex>(embedding.data(), static_cast<int64_t>(embedding.size()) / dim, dim, o_.knn,
+                                           threads_, cb.interrupted);
       }
       const double lr = o_.lr * std::pow(o_.lr_decay, epoch / std::max(1, o_.lr_step_epochs));
       if (torch_adam_) {
@@ -247,11 +294,15 @@ class Trainer {
       }
       Stopwatch sampling(result_.seconds.sample);
       const int min_batches = sampler_options(o_).min_batches_per_epoch;
-      const auto batches =
+      auto batches =
           uniform    ? uniform_epoch(x_.n_rows, o_.sampler.batch_size, min_batches, rng_)
           : balanced ? balanced_epoch(cells_of, o_.sampler.batch_size, min_batches, rng_)
-                     : sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, x_.n_rows));
+                     : sampler_.epoch(rng_, index ? neighbours : NeighbourFn(), std::min(k, n_total_));
       sampling.stop();
+      // Every rank must take part in every step's all-reduce: all take as many steps as
+      // the rank with the fewest batches (the batches are in shuffled order, so the
+      // dropped ones are a random few).
+      if (comm_ != nullptr) batches.resize(comm_->allreduce_min(static_cast<int64_t>(batches.size())));
       if (batches.empty()) throw EmptyEpoch(epoch + 1);
       double total = 0;
       for (const auto& batch : batches) {
@@ -261,10 +312,18 @@ class Trainer {
         if (!std::isfinite(loss)) throw NonFiniteLoss(epoch + 1, result_.steps);
         total += loss;
       }
-      const double mean = total / batches.size();
+      double mean = total / batches.size();
+      if (comm_ != nullptr) {
+        float sum = static_cast<float>(mean);
+        comm_->allreduce_sum(&sum, 1);
+        mean = sum / comm_->world_size();
+      }
       result_.epoch_loss.push_back(mean);
       if (cb.epoch_end) cb.epoch_end(epoch + 1, o_.epochs, mean);
     }
+    // Buffers (BatchNorm's running statistics) are not trained by the gradient: every
+    // rank takes rank 0's, as PyTorch's DistributedDataParallel does.
+    if (comm_ != nullptr) broadcast_buffers();
     result_.embedding = embed_all(cb.interrupted);
     if (!all_finite(result_.embedding)) throw NonFiniteLoss(0, result_.steps);
     result_.n_cells = x_.n_rows;
@@ -339,16 +398,53 @@ class Trainer {
           grads.push_back(p.grad());
         }
       }
+      if (comm_ != nullptr) average(grads);
       adam_->step(grads, lr, threads_);
     } else {
       backward.stop();
       Stopwatch optimizing(t.optimizer);
+      if (comm_ != nullptr) {
+        std::vector<torch::Tensor> grads;
+        for (auto& p : params_) grads.push_back(p.grad());
+        average(grads);
+        for (size_t i = 0; i < params_.size(); ++i) params_[i].mutable_grad() = grads[i];
+      }
       torch_adam_->step();
     }
     // Gradients are dropped, not zeroed (PyTorch's zero_grad(set_to_none=True)): a
     // parameter outside the next step's graph then has none, and Adam skips it.
     for (auto& p : params_) p.mutable_grad().reset();
     return loss.item<double>();
+  }
+
+  // Replaces each gradient by its mean over ranks (a missing one counts as zero and
+  // becomes the mean of the others').
+  void average(std::vector<torch::Tensor>& grads) {
+    torch::Tensor flat = flatten(grads, params_);
+    comm_->allreduce_sum(flat.data_ptr<float>(), flat.numel());
+    flat.div_(comm_->world_size());
+    for (size_t i = 0; i < grads.size(); ++i) {
+      if (!grads[i].defined()) grads[i] = torch::zeros_like(params_[i]);
+    }
+    unflatten(flat, grads);
+  }
+
+  void broadcast(std::vector<torch::Tensor> tensors) {
+    torch::Tensor flat = flatten(tensors, tensors);
+    comm_->broadcast(flat.data_ptr<float>(), flat.numel(), 0);
+    unflatten(flat, tensors);
+  }
+
+  void broadcast_state() {
+    std::vector<torch::Tensor> all;
+    for (auto& [name, tensor] : state_of(encoder_, *method_)) all.push_back(tensor);
+    broadcast(all);
+  }
+
+  void broadcast_buffers() {
+    std::vector<torch::Tensor> buffers;
+    for (const auto& b : encoder_->named_buffers()) buffers.push_back(b.value());
+    broadcast(buffers);
   }
 
   std::vector<float> embed_all(const InterruptFn& interrupted) {
@@ -361,6 +457,7 @@ class Trainer {
   TrainResult result_;
   std::vector<int> labels_;
   std::vector<int> domains_;
+  int n_total_ = 0;  // cells over all ranks
   Rng rng_;
   Sampler sampler_;
   int threads_ = 1;
@@ -377,6 +474,7 @@ class Trainer {
   std::vector<uint8_t> keep_;
   Transposed transposed_;
   RowSplit split_;
+  Communicator* comm_ = nullptr;
 };
 
 }  // namespace
@@ -511,10 +609,11 @@ std::vector<float> attribution(const CsrView& x, const ModelOptions& model, cons
   return std::vector<float>(total.data_ptr<float>(), total.data_ptr<float>() + total.numel());
 }
 
-TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
-                  const TrainCallbacks& callbacks, const Weights* initial,
-                  const std::vector<int>& labels, const ViewFn& views) {
-  ThreadGuard restore;
+namespace {
+
+// train()'s argument checks, shared by the distributed train().
+void check_inputs(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
+                  const std::vector<int>& labels) {
   validate(x);
   if (static_cast<int>(domains.size()) != x.n_rows)
     throw std::invalid_argument("need one domain label per cell");
@@ -534,8 +633,95 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   }
   if (options.lr_step_epochs < 1) throw std::invalid_argument("lr_step_epochs must be at least 1");
   if (options.weight_decay < 0) throw std::invalid_argument("weight_decay must be non-negative");
+}
+
+// A digest of the input and of the settings that shape training's collectives.
+uint64_t fingerprint(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o) {
+  uint64_t h = 0;
+  const auto mix = [&h](uint64_t v) { h = splitmix64(h ^ v); };
+  const auto mix_double = [&mix](double d) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &d, sizeof bits);
+    mix(bits);
+  };
+  mix(x.n_rows), mix(x.n_cols), mix(static_cast<uint64_t>(x.nnz()));
+  for (int d : domains) mix(static_cast<uint64_t>(d));
+  mix(o.epochs), mix(o.warmup_epochs), mix(o.min_steps), mix(o.seed), mix(o.sampler.batch_size);
+  mix(o.model.latent_dim), mix(o.model.n_classes), mix(o.model.decoder), mix(o.model.n_domains);
+  for (int w : o.model.encoder_dims) mix(w);
+  for (double d : {o.lr, o.lr_decay, o.temperature, o.element_mask, o.feature_mask, o.sampler.p_intra_knn,
+                   o.sampler.p_intra_domain})
+    mix_double(d);
+  mix(std::hash<std::string>()(o.method));
+  return h;
+}
+
+}  // namespace
+
+TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
+                  const TrainCallbacks& callbacks, const Weights* initial,
+                  const std::vector<int>& labels, const ViewFn& views) {
+  ThreadGuard restore;
+  check_inputs(x, domains, options, labels);
   Trainer trainer(x, domains, options, initial, labels, views);
   return trainer.run(callbacks);
+}
+
+}  // namespace concord
+
+namespace concord {
+
+TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
+                  Communicator& communicator, const TrainCallbacks& callbacks, const Weights* initial,
+                  const std::vector<int>& labels) {
+  const int rank = communicator.rank(), world = communicator.world_size();
+  if (world == 1) return train(x, domains, options, callbacks, initial, labels);
+  ThreadGuard restore;
+  check_inputs(x, domains, options, labels);
+  if (x.n_rows < world) throw std::invalid_argument("fewer cells than ranks");
+  // Ranks given different data or settings would call different collectives (or move
+  // gradients of different sizes) and fail obscurely or wait for the timeout: compare a
+  // fingerprint of both first.
+  const uint64_t mine = fingerprint(x, domains, options);
+  const auto as_signed = [](uint64_t v) { return static_cast<int64_t>(v >> 1); };
+  if (communicator.allreduce_min(as_signed(mine)) != -communicator.allreduce_min(-as_signed(mine)))
+    throw DistributedError("the ranks were not given the same input and settings (cells, features, batch labels, "
+                           "epochs, batch size, model, seed, ...): every rank must make the same call on the same data");
+  // This rank's share as a CSR matrix of its own, so that the trainer, the sampler and
+  // the kNN pass see only these cells.
+  const std::vector<int> cells = share_of(x.n_rows, rank, world);
+  std::vector<int> indptr{0}, indices;
+  std::vector<double> values;
+  std::vector<int> local_domains, local_labels;
+  for (int c : cells) {
+    indices.insert(indices.end(), x.indices + x.indptr[c], x.indices + x.indptr[c + 1]);
+    values.insert(values.end(), x.values + x.indptr[c], x.values + x.indptr[c + 1]);
+    indptr.push_back(static_cast<int>(indices.size()));
+    local_domains.push_back(domains[c]);
+    if (!labels.empty()) local_labels.push_back(labels[c]);
+  }
+  const CsrView local{static_cast<int>(cells.size()), x.n_cols, indptr.data(), indices.data(), values.data()};
+  TrainResult r;
+  {
+    Trainer trainer(local, local_domains, options, initial, local_labels, nullptr, &communicator, x.n_rows);
+    r = trainer.run(callbacks);
+  }
+  // Rank 0 gathers every rank's share back into x's order.
+  const int dim = r.latent_dim;
+  const std::vector<float> all = communicator.gather(r.embedding.data(), static_cast<int64_t>(r.embedding.size()), 0);
+  if (rank == 0) {
+    std::vector<float> ordered(static_cast<size_t>(x.n_rows) * dim);
+    size_t row = 0;
+    for (int q = 0; q < world; ++q) {
+      for (int c : share_of(x.n_rows, q, world)) {
+        std::copy_n(all.data() + row * dim, dim, ordered.data() + static_cast<size_t>(c) * dim);
+        ++row;
+      }
+    }
+    r.embedding = std::move(ordered);
+    r.n_cells = x.n_rows;
+  }
+  return r;
 }
 
 }  // namespace concord
