@@ -26,6 +26,13 @@ concord::Metric parse_metric(const std::string& s) {
   throw std::invalid_argument("metric must be \"euclidean\" or \"cosine\"");
 }
 
+concord::Fusion parse_fusion(const std::string& s) {
+  if (s == "concat") return concord::Fusion::concat;
+  if (s == "sum") return concord::Fusion::sum;
+  if (s == "clip") return concord::Fusion::clip;
+  throw std::invalid_argument("fusion must be \"concat\", \"sum\" or \"clip\"");
+}
+
 concord::SamplerKind parse_sampler(const std::string& s) {
   if (s == "concord") return concord::SamplerKind::concord;
   if (s == "uniform") return concord::SamplerKind::uniform;
@@ -54,6 +61,8 @@ concord::ModelOptions model_from(const Rcpp::List& o) {
   m.dropout = Rcpp::as<double>(o["dropout"]);
   read_optional(o, "leaky_slope", m.leaky_slope);
   read_optional(o, "latent_activation", m.latent_activation);
+  read_optional(o, "modality_features", m.modality_features);
+  if (o.containsElementNamed("fusion")) m.fusion = parse_fusion(Rcpp::as<std::string>(o["fusion"]));
   if (o.containsElementNamed("n_classes")) m.n_classes = Rcpp::as<int>(o["n_classes"]);
   if (o.containsElementNamed("decoder")) {
     m.decoder = Rcpp::as<bool>(o["decoder"]);
