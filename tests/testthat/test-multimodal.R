@@ -166,3 +166,24 @@ test_that("bad multimodal inputs get clear errors", {
   sce <- SingleCellExperiment::SingleCellExperiment(list(logcounts = d$data))
   expect_error(RunConcord(sce, altexps = "ADT", verbose = FALSE), "altExp 'ADT' not found")
 })
+
+test_that("a joint model's RNA encoder predicts held-out cells' proteins from RNA alone", {
+  d <- shared_dataset("scdcc_cite_cbmc")
+  set.seed(3)
+  cells <- sample(ncol(d$counts), 1500)
+  x <- concordR:::.log_normalize(d$counts[, cells])
+  adt <- t(as.matrix(d$meta[cells, paste0("ADT_", 0:9)]))
+  colnames(adt) <- colnames(x)
+  test <- 1:300
+  ref <- run_mm(list(RNA = x[, -test], ADT = adt[, -test]), fusion = "clip", latent.dim = 16,
+                encoder.dims = 64, min.steps = 200)
+  query <- ProjectConcord(x[, test], ref, threads = 1, verbose = FALSE)  # RNA only
+  expect_equal(attr(query, "concord")$modalities, "RNA")
+  rna <- function(e) attr(e, "concord")$modality.embeddings$RNA
+  predicted <- PredictModality(rna(query), rna(ref), values = adt[, -test], k = 20)
+  r <- vapply(1:10, function(i) cor(predicted[i, ], adt[i, test]), numeric(1))
+  # PCA's 30 components reach about 0.8 on such splits (bench/README.md).
+  expect_gt(median(r), 0.7)
+  shuffled <- PredictModality(rna(query)[sample(length(test)), ], rna(ref), values = adt[, -test])
+  expect_lt(abs(median(vapply(1:10, function(i) cor(shuffled[i, ], adt[i, test]), numeric(1)))), 0.2)
+})
