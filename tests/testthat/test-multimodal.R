@@ -187,3 +187,10 @@ test_that("a joint model's RNA encoder predicts held-out cells' proteins from RN
   shuffled <- PredictModality(rna(query)[sample(length(test)), ], rna(ref), values = adt[, -test])
   expect_lt(abs(median(vapply(1:10, function(i) cor(shuffled[i, ], adt[i, test]), numeric(1)))), 0.2)
 })
+
+test_that("verbs that do not take multimodal models yet say so", {
+  d <- mm_data()
+  emb <- run_mm(list(RNA = d$data, ADT = d$adt))
+  expect_error(ConcordAttribution(d$data, emb, verbose = FALSE), "does not take a multimodal model \\(RNA \\+ ADT\\)")
+  expect_error(RunSSL(list(RNA = d$data, ADT = d$adt), verbose = FALSE), "features x cells matrix")
+})
