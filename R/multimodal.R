@@ -15,7 +15,7 @@
 # the reference are then best taken in the modalities the query has
 # (misc$modality.embeddings), which is what PredictModality() does.
 
-.fusions <- c("concat", "sum", "clip")
+.fusions <- c("sum", "concat", "clip")  # the first is RunConcord's default
 
 # Whether the default method's input holds several modalities: a list of matrices.
 .is_modality_list <- function(x) is.list(x) && !is.data.frame(x) && !inherits(x, "Matrix")

@@ -154,6 +154,8 @@ test_that("bad multimodal inputs get clear errors", {
   expect_error(run_mm(list(RNA = d$data, ADT = d$adt), class.by = d$meta$cell_type),
                "not supported with several modalities")
   emb <- run_mm(list(RNA = d$data, ADT = d$adt))
+  expect_equal(attr(emb, "concord")$fusion, "sum")  # the default, measured best
+  expect_equal(ncol(emb), 8L)
   expect_error(ProjectConcord(list(HTO = d$adt), emb, verbose = FALSE), "the model has no modality 'HTO'")
   expect_error(ProjectConcord(d$data, emb, fine.tune.epochs = 1, verbose = FALSE), "fine-tuning a multimodal")
   rna.model <- run_mm(d$data)
