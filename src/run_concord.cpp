@@ -49,6 +49,10 @@ void read_optional(const Rcpp::List& o, const char* name, T& into) {
 
 std::string metric_name(concord::Metric m) { return m == concord::Metric::cosine ? "cosine" : "euclidean"; }
 
+std::string fusion_name(concord::Fusion f) {
+  return f == concord::Fusion::sum ? "sum" : f == concord::Fusion::concat ? "concat" : "clip";
+}
+
 std::string norm_name(concord::Norm n) {
   return n == concord::Norm::layer ? "layer" : n == concord::Norm::batch ? "batch" : "none";
 }
@@ -350,6 +354,7 @@ Rcpp::List concord_engine_defaults() {
   d["encoder_dims"] = t.model.encoder_dims;
   d["norm"] = norm_name(t.model.norm);
   d["dropout"] = t.model.dropout;
+  d["fusion"] = fusion_name(t.model.fusion);
   d["batch_size"] = t.sampler.batch_size;
   d["p_intra_knn"] = t.sampler.p_intra_knn;
   d["p_intra_domain"] = t.sampler.p_intra_domain;

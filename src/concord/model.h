@@ -73,7 +73,7 @@ class EncoderImpl : public torch::nn::Module {
   std::vector<torch::nn::Sequential> bodies_;  // modalities 2, 3, ... (body_ is the first's)
   std::vector<int> modality_features_;
   int hidden_ = 0;  // first-layer width of one modality
-  Fusion fusion_ = Fusion::concat;
+  Fusion fusion_ = Fusion::sum;
   torch::nn::Linear classifier_{nullptr};
   torch::nn::Embedding domain_embedding_{nullptr};
   torch::nn::Sequential decoder_{nullptr};
