@@ -36,6 +36,10 @@ ConcordAttribution.default <- function(object, model, cells = NULL, max.cells = 
                                        threads = NULL, verbose = TRUE, ...) {
   .check_dots(..., fun = "ConcordAttribution")
   model <- GetConcordModel(model)
+  if (.is_multimodal_model(model)) {
+    .stop("ConcordAttribution() does not take a multimodal model (", paste(names(model$modalities), collapse = " + "),
+          ") yet; attribute a model trained on one modality.")
+  }
   .check_number(max.cells, "max.cells", lower = 1, integer = TRUE)
   .check_number(seed, "seed", lower = 0, upper = .Machine$integer.max, integer = TRUE)
   threads <- .resolve_threads(threads)

@@ -17,7 +17,11 @@
 #'
 #' The object methods embed the query with the reference's model ([ProjectConcord()])
 #' when it does not yet hold `reduction`, so a Seurat query with an RNA assay only
-#' needs a single call.
+#' needs a single call. When the reference's model was trained on several modalities
+#' (`RunConcord(seu, assay = c("RNA", "ADT"))`) and the query has only some of them,
+#' neighbours are found in the embeddings of the modalities the query has (for an
+#' RNA-only query: the RNA encoder's embedding of query and reference cells, kept in the
+#' reductions' `misc$modality.embeddings`).
 #'
 #' @param query For the default method, the query's cells x dimensions embedding (e.g.
 #'   from [ProjectConcord()]); otherwise a Seurat object or SingleCellExperiment.
@@ -149,10 +153,27 @@ PredictModality.SingleCellExperiment <- function(query, reference, modality = "A
   projected
 }
 
+# Neighbours are taken in the joint embedding, or, when the reference's model has
+# several modalities and the query lacks some (RNA-only query cells of a CITE-seq
+# reference), in the embeddings of the modalities the query has: the joint embedding of
+# such a query holds zeros for the missing ones (.fuse_modalities) and is not
+# comparable to the reference's.
 .predict_between <- function(query, reference, reduction, values, k, threads) {
-  predicted <- PredictModality.default(.reduction_of(query, reduction, "query", direction = FALSE),
-                                       .reduction_of(reference, reduction, "reference", direction = FALSE),
-                                       values = values, k = k, threads = threads)
+  q <- .stored_modality_embeddings(query, reduction)
+  r <- .stored_modality_embeddings(reference, reduction)
+  if (!is.null(q) && !is.null(r) && !setequal(names(q), names(r))) {
+    common <- intersect(names(r), names(q))
+    if (!length(common)) {
+      .stop("the query's and the reference's embeddings share no modality; project the query ",
+            "with the reference's model (ProjectConcord()).")
+    }
+    q <- do.call(cbind, unname(q[common]))
+    r <- do.call(cbind, unname(r[common]))
+  } else {
+    q <- .reduction_of(query, reduction, "query", direction = FALSE)
+    r <- .reduction_of(reference, reduction, "reference", direction = FALSE)
+  }
+  predicted <- PredictModality.default(q, r, values = values, k = k, threads = threads)
   colnames(predicted) <- colnames(query)
   predicted
 }

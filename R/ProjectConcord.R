@@ -26,7 +26,20 @@
 #' @param min.confidence For a model with a classifier: query cells whose highest class
 #'   probability is below this are `"unassigned"`. `NULL` (default) uses the model's
 #'   own threshold (`min.confidence` of [RunConcerto()]; 0, none, for [RunConcord()]).
+#' @param altexps SingleCellExperiment only: altExps holding more of a multimodal
+#'   model's modalities (see [RunConcord()]); the main assay is the model's first
+#'   modality.
 #' @inheritParams RunConcord
+#' @details A model trained on several modalities (`RunConcord(list(RNA = , ADT = ))`,
+#'   several Seurat assays, SCE altExps) projects queries that hold all of them or only
+#'   some: a named list of matrices (default method; a single matrix is the model's
+#'   first modality, e.g. RNA), several Seurat assays in `assay`, or SCE `altexps`.
+#'   Each modality present is embedded by its own encoder; a missing modality counts as
+#'   a zero embedding: its block of a concatenated (`"concat"`, `"clip"`) joint
+#'   embedding is 0, and it adds nothing to a `"sum"`. The modalities' own embeddings are
+#'   kept in `misc$modality.embeddings`; distances between a query missing a modality
+#'   and the reference are best taken there (as [PredictModality()] does), not in the
+#'   joint embedding. Fine-tuning a multimodal model is not supported yet.
 #' @return Like [RunConcord()]: the Seurat object with a DimReduc, the
 #'   SingleCellExperiment with a reducedDim, or the cells x latent matrix. Its `misc`
 #'   (or `metadata(x)$concord[[reduction.name]]`, or the `"concord"` attribute) holds the
@@ -57,6 +70,16 @@ ProjectConcord.default <- function(query, model, group.by = NULL, fine.tune.epoc
   .check_number(fine.tune.epochs, "fine.tune.epochs", lower = 0, upper = .Machine$integer.max, integer = TRUE)
   threads <- .resolve_threads(threads)
   device <- .resolve_device(device)
+  if (.is_multimodal_model(model)) {
+    if (fine.tune.epochs > 0) {
+      .stop("fine-tuning a multimodal model is not supported yet; project with fine.tune.epochs = 0.")
+    }
+    return(.project_multimodal(query, model, threads, device, verbose, reduction.key))
+  }
+  if (.is_modality_list(query)) {
+    .stop("expected a features x cells query matrix; got a list, which a model trained on one ",
+          "modality does not take (lists of modalities are for multimodal models).")
+  }
   n.cells <- ncol(query)
   if (is.null(n.cells)) .stop("expected a features x cells query matrix; got an object of class ", class(query)[1], ".")
   batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
@@ -110,11 +133,14 @@ ProjectConcord.Seurat <- function(query, model, group.by = NULL, assay = NULL, s
                                   verbose = TRUE, ...) {
   .require("SeuratObject", "to project a Seurat object")
   model <- GetConcordModel(model)
-  assay <- if (is.null(assay)) SeuratObject::DefaultAssay(query) else assay
+  .check_modality_names(assay, "assay")
+  modalities <- assay
+  assay <- if (is.null(assay)) SeuratObject::DefaultAssay(query) else assay[1]
   .check_string(assay, "assay")
   .check_string(slot, "slot")
   .check_string(reduction.name, "reduction.name")
-  x <- .seurat_matrix(query, assay = assay, slot = slot)
+  x <- if (length(modalities) > 1L) .seurat_modalities(query, modalities, slot) else
+    .seurat_matrix(query, assay = assay, slot = slot)
   batch <- .batch_labels(group.by, meta = query[[]], n.cells = ncol(query))
   emb <- ProjectConcord.default(x, model, group.by = batch, reduction.key = reduction.key,
                                 verbose = verbose, ...)
@@ -130,10 +156,14 @@ ProjectConcord.Seurat <- function(query, model, group.by = NULL, assay = NULL, s
 #' @export
 ProjectConcord.SingleCellExperiment <- function(query, model, group.by = NULL, assay = NULL,
                                                 reduction.name = "CONCORD",
-                                                reduction.key = "CONCORD_", verbose = TRUE, ...) {
+                                                reduction.key = "CONCORD_", altexps = NULL,
+                                                verbose = TRUE, ...) {
   .require("SingleCellExperiment", "to project a SingleCellExperiment")
   model <- GetConcordModel(model)
-  x <- .sce_matrix(query, assay)
+  .check_modality_names(altexps, "altexps")
+  x <- if (length(altexps)) {
+    .sce_modalities(query, assay, altexps, if (.is_multimodal_model(model)) names(model$modalities)[1] else "RNA")
+  } else .sce_matrix(query, assay)
   .check_string(reduction.name, "reduction.name")
   meta <- as.data.frame(SummarizedExperiment::colData(query))
   batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(query))

@@ -71,6 +71,10 @@ print.ConcordModel <- function(x, ...) {
       x$training$steps, " steps, final loss ", format(utils::tail(x$training$loss, 1), digits = 4),
       "\n", sep = "")
   cat("  input:    ", x$input, "\n", sep = "")
+  if (.is_multimodal_model(x)) {
+    cat("  modalities: ", paste0(names(x$modalities), " (", lengths(x$modalities), " features)", collapse = ", "),
+        "; one encoder each, fused by ", p$fusion, "\n", sep = "")
+  }
   if (.is_ssl(p)) cat("  views:    ", .ssl_augment_label(p$augment), "; ", p$sampler, " sampler\n", sep = "")
   if (!is.null(x$classes)) cat("  classes:  ", paste(x$classes, collapse = ", "), "\n", sep = "")
   invisible(x)
@@ -192,6 +196,13 @@ LoadConcordModel <- function(file) {
   arch <- c("latent_dim", "encoder_dims", "norm", "dropout")
   if (!is.list(p) || !all(arch %in% names(p))) {
     return(paste0("its parameters lack the architecture (", paste(arch, collapse = ", "), ")"))
+  }
+  if (length(model$modalities) > 1L) {
+    mf <- unlist(Map(function(m, v) paste0(m, ":", v), names(model$modalities), model$modalities), use.names = FALSE)
+    if (!identical(mf, f) || !identical(as.numeric(p$modality_features), as.numeric(lengths(model$modalities))) ||
+        !isTRUE(p$fusion %in% .fusions)) {
+      return("its modalities do not match its features and parameters")
+    }
   }
   if (isTRUE(p$decoder) && !identical(as.numeric(p$n_domains), as.numeric(length(model$batches)))) {
     return("its decoder's batch embedding does not match its batches")

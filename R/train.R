@@ -15,11 +15,13 @@
 # (`run`) on them, and stores the embedding as a DimReduc (with predicted classes and
 # corrected expression when the verb made them). The verb's own Seurat method logs the
 # command, so that the log names it.
+# `modalities`: several assays to train on jointly (the first is `assay`).
 .run_seurat <- function(object, run, group.by, features, assay, slot, reduction.name,
-                        reduction.key, verbose, class.by = NULL, ...) {
+                        reduction.key, verbose, class.by = NULL, modalities = NULL, ...) {
   .check_string(slot, "slot")
   .check_string(reduction.name, "reduction.name")
-  x <- .seurat_matrix(object, assay = assay, slot = slot)
+  x <- if (length(modalities) > 1L) .seurat_modalities(object, modalities, slot) else
+    .seurat_matrix(object, assay = assay, slot = slot)
   if (is.null(features)) {
     features <- SeuratObject::VariableFeatures(object, assay = assay)
     if (length(features) == 0L) features <- NULL
@@ -43,11 +45,13 @@
 }
 
 # The same for a SingleCellExperiment: a reducedDim, with the information in
-# metadata(x)$concord[[reduction.name]].
+# metadata(x)$concord[[reduction.name]]. `altexps`: altExps trained on jointly with the
+# main assay, one modality each.
 .run_sce <- function(object, run, group.by, features, assay, reduction.name, reduction.key,
-                     verbose, class.by = NULL, ...) {
+                     verbose, class.by = NULL, altexps = NULL, ...) {
   .require("SingleCellExperiment", "to run on a SingleCellExperiment")
-  x <- .sce_matrix(object, assay)
+  x <- if (length(altexps)) .sce_modalities(object, assay, altexps, .sce_main_name(object)) else
+    .sce_matrix(object, assay)
   .check_string(reduction.name, "reduction.name")
   meta <- as.data.frame(SummarizedExperiment::colData(object))
   batch <- .batch_labels(group.by, meta = meta, n.cells = ncol(object))
@@ -143,13 +147,15 @@
     dims <- as.numeric(dims)  # products of widths overflow integers
     sum(dims[-1] + dims[-length(dims)] * dims[-1] + 2 * dims[-1])
   }
-  encoder <- widths(c(n.genes, params$encoder_dims, params$latent_dim))
+  # Several modalities: one encoder each, the first layer F x (modalities * width).
+  m <- max(1L, length(params$modality_features))
+  encoder <- m * widths(c(n.genes, params$encoder_dims, params$latent_dim))
   decoder <- if (isTRUE(params$decoder)) {
     widths(c(params$latent_dim + 8, params$decoder_dims, n.genes)) + 8 * params$n_domains
   } else 0
   classifier <- params$latent_dim * (params$n_classes + 1)
   batch <- min(params$batch_size, n.cells)
-  activations <- batch * (n.genes + sum(params$encoder_dims) + params$latent_dim +
+  activations <- batch * (n.genes + m * (sum(params$encoder_dims) + params$latent_dim) +
                             if (isTRUE(params$decoder)) sum(params$decoder_dims) + n.genes else 0)
   4 * (5 * (encoder + decoder + classifier) + 8 * activations + 3 * (2 * batch)^2) +
     12 * n.cells * params$latent_dim

@@ -27,6 +27,13 @@ concord::Metric parse_metric(const std::string& s) {
   throw std::invalid_argument("metric must be \"euclidean\" or \"cosine\"");
 }
 
+concord::Fusion parse_fusion(const std::string& s) {
+  if (s == "concat") return concord::Fusion::concat;
+  if (s == "sum") return concord::Fusion::sum;
+  if (s == "clip") return concord::Fusion::clip;
+  throw std::invalid_argument("fusion must be \"concat\", \"sum\" or \"clip\"");
+}
+
 concord::SamplerKind parse_sampler(const std::string& s) {
   if (s == "concord") return concord::SamplerKind::concord;
   if (s == "uniform") return concord::SamplerKind::uniform;
@@ -43,6 +50,10 @@ void read_optional(const Rcpp::List& o, const char* name, T& into) {
 
 std::string metric_name(concord::Metric m) { return m == concord::Metric::cosine ? "cosine" : "euclidean"; }
 
+std::string fusion_name(concord::Fusion f) {
+  return f == concord::Fusion::sum ? "sum" : f == concord::Fusion::concat ? "concat" : "clip";
+}
+
 std::string norm_name(concord::Norm n) {
   return n == concord::Norm::layer ? "layer" : n == concord::Norm::batch ? "batch" : "none";
 }
@@ -55,6 +66,8 @@ concord::ModelOptions model_from(const Rcpp::List& o) {
   m.dropout = Rcpp::as<double>(o["dropout"]);
   read_optional(o, "leaky_slope", m.leaky_slope);
   read_optional(o, "latent_activation", m.latent_activation);
+  read_optional(o, "modality_features", m.modality_features);
+  if (o.containsElementNamed("fusion")) m.fusion = parse_fusion(Rcpp::as<std::string>(o["fusion"]));
   if (o.containsElementNamed("n_classes")) m.n_classes = Rcpp::as<int>(o["n_classes"]);
   if (o.containsElementNamed("decoder")) {
     m.decoder = Rcpp::as<bool>(o["decoder"]);
@@ -385,6 +398,7 @@ Rcpp::List concord_engine_defaults() {
   d["encoder_dims"] = t.model.encoder_dims;
   d["norm"] = norm_name(t.model.norm);
   d["dropout"] = t.model.dropout;
+  d["fusion"] = fusion_name(t.model.fusion);
   d["batch_size"] = t.sampler.batch_size;
   d["p_intra_knn"] = t.sampler.p_intra_knn;
   d["p_intra_domain"] = t.sampler.p_intra_domain;

@@ -5,6 +5,15 @@
 
 namespace concord {
 
+torch::Tensor clip_loss(const torch::Tensor& a, const torch::Tensor& b, double temperature) {
+  const auto unit = torch::nn::functional::NormalizeFuncOptions().dim(1);
+  const torch::Tensor logits = torch::mm(torch::nn::functional::normalize(a, unit),
+                                         torch::nn::functional::normalize(b, unit).t()) / temperature;
+  const torch::Tensor targets = torch::arange(a.size(0), torch::TensorOptions().device(a.device()).dtype(torch::kLong));
+  return 0.5 * (torch::nn::functional::cross_entropy(logits, targets) +
+                torch::nn::functional::cross_entropy(logits.t(), targets));
+}
+
 torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature,
                       double beta) {
   const int64_t b = z1.size(0);

@@ -17,6 +17,12 @@ namespace concord {
 torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double temperature,
                       double beta);
 
+// CLIP's symmetric InfoNCE between two modalities' B x d embeddings of the same B
+// cells: rows L2-normalised, a = modality one, b = modality two, logits a b^T /
+// temperature; the mean of the cross-entropies of rows (a against every b) and of
+// columns (b against every a), the positive being the same cell.
+torch::Tensor clip_loss(const torch::Tensor& a, const torch::Tensor& b, double temperature);
+
 // Mean cross-entropy of class logits (one row per cell of a batch) over the batch's
 // labelled cells: row r's class is labels[cells[r]], -1 for an unlabelled cell, which is
 // left out. Zero, without gradient, when no cell of the batch is labelled. CONCORD's

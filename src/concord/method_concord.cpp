@@ -1,5 +1,8 @@
 // CONCORD's step: NT-Xent between the two views with the second view as a constant,
-// plus the optional classifier and decoder losses on the first view's embedding.
+// plus the optional classifier and decoder losses on the first view's embedding. With
+// several modalities NT-Xent compares the fused embeddings of the two views (concat,
+// sum), or, for CLIP fusion, CLIP's loss contrasts each pair of modalities of the
+// first view (both trained) in place of the two views.
 #include "loss.h"
 #include "method.h"
 
@@ -15,12 +18,22 @@ class Concord : public Method {
 
   torch::Tensor loss(Encoder& online, const Step& s) override {
     torch::Tensor z1 = online->rest(s.h1);
+    const TrainOptions& o = c_.options;
+    if (online->n_modalities() > 1 && online->fusion() == Fusion::clip) {
+      const std::vector<torch::Tensor> z = online->modalities(z1);
+      torch::Tensor loss = torch::zeros({}, z1.options());
+      int pairs = 0;
+      for (size_t a = 0; a < z.size(); ++a) {
+        for (size_t b = a + 1; b < z.size(); ++b, ++pairs) loss = loss + clip_loss(z[a], z[b], o.temperature);
+      }
+      return loss / pairs;
+    }
+    z1 = online->fuse(z1);
     torch::Tensor z2;
     {
       torch::NoGradGuard no_grad;
-      z2 = online->rest(s.h2);
+      z2 = online->fuse(online->rest(s.h2));
     }
-    const TrainOptions& o = c_.options;
     torch::Tensor loss = nt_xent(z1, z2, o.temperature, o.beta);
     if (online->has_classifier())
       loss = loss + o.classifier_weight * labelled_cross_entropy(online->classify(z1), s.cells, c_.labels);

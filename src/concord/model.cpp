@@ -27,9 +27,25 @@ void add_block_tail(torch::nn::Sequential& body, int width, const ModelOptions& 
   if (o.dropout > 0) body->push_back(torch::nn::Dropout(o.dropout));
 }
 
+// The blocks after the first Linear of one modality's encoder.
+torch::nn::Sequential make_body(const std::vector<int>& widths, const ModelOptions& o) {
+  torch::nn::Sequential body;
+  const size_t last = widths.size() - 1;
+  add_block_tail(body, widths[0], o, last > 0 || o.latent_activation);
+  for (size_t l = 1; l < widths.size(); ++l) {
+    torch::nn::Linear linear(widths[l - 1], widths[l]);
+    torch::nn::init::kaiming_normal_(linear->weight, 0.0, torch::kFanIn, torch::kLeakyReLU);
+    torch::nn::init::zeros_(linear->bias);
+    body->push_back(linear);
+    add_block_tail(body, widths[l], o, l < last || o.latent_activation);
+  }
+  return body;
+}
+
 }  // namespace
 
-EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.latent_dim) {
+EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o)
+    : modality_features_(o.modality_features), fusion_(o.fusion), latent_dim_(o.latent_dim) {
   if (n_genes < 1) throw std::invalid_argument("the encoder needs at least one input gene");
   if (o.latent_dim < 1) throw std::invalid_argument("latent_dim must be at least 1");
   std::vector<int> widths = o.encoder_dims;
@@ -37,21 +53,38 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.lat
   for (int w : widths) {
     if (w < 1) throw std::invalid_argument("layer widths must be at least 1");
   }
-  // Kaiming-normal weights for a LeakyReLU with PyTorch's default a = 0 (gain sqrt(2)),
-  // zero biases, as the reference initialises its Linear layers.
-  weight_in_ = register_parameter(
-      "weight_in", torch::randn({n_genes, widths[0]}) * std::sqrt(2.0 / n_genes));
-  bias_in_ = register_parameter("bias_in", torch::zeros({widths[0]}));
-  body_ = register_module("body", torch::nn::Sequential());
-  const size_t last = widths.size() - 1;
-  add_block_tail(body_, widths[0], o, last > 0 || o.latent_activation);
-  for (size_t l = 1; l < widths.size(); ++l) {
-    torch::nn::Linear linear(widths[l - 1], widths[l]);
-    torch::nn::init::kaiming_normal_(linear->weight, 0.0, torch::kFanIn, torch::kLeakyReLU);
-    torch::nn::init::zeros_(linear->bias);
-    body_->push_back(linear);
-    add_block_tail(body_, widths[l], o, l < last || o.latent_activation);
+  const int m = n_modalities();
+  if (!modality_features_.empty()) {
+    int total = 0;
+    for (int f : modality_features_) {
+      if (f < 1) throw std::invalid_argument("every modality needs at least one feature");
+      total += f;
+    }
+    if (total != n_genes) throw std::invalid_argument("the modalities' features do not add up to the input's");
+    if (m > 1 && (o.n_classes > 0 || o.decoder))
+      throw std::invalid_argument("a multimodal encoder has no classifier or decoder");
   }
+  hidden_ = widths[0];
+  // Kaiming-normal weights for a LeakyReLU with PyTorch's default a = 0 (gain sqrt(2)),
+  // zero biases, as the reference initialises its Linear layers. Several modalities:
+  // each diagonal block with its own fan-in, zeros between modalities.
+  torch::Tensor w = torch::zeros({n_genes, m * hidden_});
+  if (m == 1) {
+    w = torch::randn({n_genes, hidden_}) * std::sqrt(2.0 / n_genes);
+  } else {
+    int offset = 0;
+    for (int k = 0; k < m; ++k) {
+      const int f = modality_features_[k];
+      w.narrow(0, offset, f).narrow(1, k * hidden_, hidden_).copy_(torch::randn({f, hidden_}) * std::sqrt(2.0 / f));
+      offset += f;
+    }
+  }
+  weight_in_ = register_parameter("weight_in", w);
+  bias_in_ = register_parameter("bias_in", torch::zeros({m * hidden_}));
+  // The first modality's body keeps the single-modality name, so that its parameters
+  // read the same in either kind of model.
+  body_ = register_module("body", make_body(widths, o));
+  for (int k = 1; k < m; ++k) bodies_.push_back(register_module("body_" + std::to_string(k + 1), make_body(widths, o)));
   if (o.n_classes > 0) classifier_ = register_module("classifier", torch::nn::Linear(o.latent_dim, o.n_classes));
   if (o.decoder) {
     if (o.n_domains < 1) throw std::invalid_argument("the decoder needs at least one domain");
@@ -65,6 +98,37 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o) : latent_dim_(o.lat
       in = w;
     }
     decoder_->push_back(torch::nn::Linear(in, n_genes));
+  }
+}
+
+torch::Tensor EncoderImpl::rest(const torch::Tensor& first_out) {
+  if (bodies_.empty()) return body_->forward(first_out);
+  std::vector<torch::Tensor> z{body_->forward(first_out.narrow(1, 0, hidden_))};
+  for (size_t k = 0; k < bodies_.size(); ++k)
+    z.push_back(bodies_[k]->forward(first_out.narrow(1, static_cast<int64_t>(k + 1) * hidden_, hidden_)));
+  return torch::cat(z, 1);
+}
+
+std::vector<torch::Tensor> EncoderImpl::modalities(const torch::Tensor& z) const {
+  return z.split(latent_dim_, 1);
+}
+
+torch::Tensor EncoderImpl::fuse(const torch::Tensor& z) const {
+  if (n_modalities() == 1 || fusion_ != Fusion::sum) return z;
+  return torch::stack(modalities(z), 0).sum(0);
+}
+
+void EncoderImpl::mask_first_layer_grad(torch::Tensor& grad) const {
+  if (n_modalities() == 1 || !grad.defined()) return;
+  torch::NoGradGuard no_grad;
+  int offset = 0;
+  for (int k = 0; k < n_modalities(); ++k) {
+    const int f = modality_features_[k];
+    torch::Tensor rows = grad.narrow(0, offset, f);
+    if (k > 0) rows.narrow(1, 0, k * hidden_).zero_();
+    const int after = (n_modalities() - k - 1) * hidden_;
+    if (after > 0) rows.narrow(1, (k + 1) * hidden_, after).zero_();
+    offset += f;
   }
 }
 

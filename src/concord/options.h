@@ -13,6 +13,10 @@ namespace concord {
 
 enum class Norm { layer, batch, none };
 enum class Metric { euclidean, cosine };
+// How the embeddings of several modalities (RNA, proteins) make one: summed (Concerto's
+// choice) or concatenated, or trained with CLIP between the modalities of a cell and
+// concatenated (the SSL benchmark's three fusions).
+enum class Fusion { sum, concat, clip };
 
 struct SamplerOptions {
   int batch_size = 256;
@@ -53,6 +57,12 @@ struct ModelOptions {
   std::vector<int> decoder_dims = {1000};
   int n_domains = 0;
   int domain_dim = 8;
+  // Multimodal input: how many of the input's features (columns, in order) each
+  // modality holds, e.g. {2000, 10} for 2,000 genes then 10 proteins. Empty: one
+  // modality. Each modality has its own encoder (encoder_dims, latent_dim each).
+  std::vector<int> modality_features;
+  // Sum scored best against the labels on CITE-seq data (bench/README.md, "Multimodal").
+  Fusion fusion = Fusion::sum;
 };
 
 // balanced: each mini-batch holds about equal numbers of cells of every domain

@@ -385,7 +385,10 @@ class Trainer {
       // teacher) leaves it without a gradient, and Adam leaves it alone.
       const bool first_used = tracked.grad().defined();
       const torch::Tensor grad_h = first_used ? tracked.grad().contiguous() : torch::Tensor();
-      if (first_used) first_layer_weight_grad(*input, grad_h, weight_grad_, split_, transposed_, threads_);
+      if (first_used) {
+        first_layer_weight_grad(*input, grad_h, weight_grad_, split_, transposed_, threads_);
+        encoder_->mask_first_layer_grad(weight_grad_);
+      }
       backward.stop();
       Stopwatch optimizing(t.optimizer);
       std::vector<torch::Tensor> grads;
@@ -403,6 +406,7 @@ class Trainer {
     } else {
       backward.stop();
       Stopwatch optimizing(t.optimizer);
+      encoder_->mask_first_layer_grad(encoder_->weight_in().mutable_grad());
       if (comm_ != nullptr) {
         std::vector<torch::Tensor> grads;
         for (auto& p : params_) grads.push_back(p.grad());

@@ -5,6 +5,7 @@ test_that("RunConcord's defaults equal the engine's", {
   expect_equal(r$encoder.dims, e$encoder_dims)
   expect_equal(eval(r$norm)[1], e$norm)
   expect_equal(r$dropout, e$dropout)
+  expect_equal(eval(r$fusion)[1], e$fusion)
   expect_equal(r$batch.size, e$batch_size)
   expect_equal(r$p.intra.knn, e$p_intra_knn)
   expect_equal(r$p.intra.domain, e$p_intra_domain)
