@@ -11,29 +11,15 @@
 # cells per optimizer step and the same number of steps). Every run uses `threads`
 # threads per process. Input as in bench_quality.R (Seurat LogNormalize, vst 2,000 genes).
 suppressPackageStartupMessages(library(concordR))
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
 
-opt <- list(ranks = "2", seeds = "1,2,3", batch = "256", threads = "1", dataset = "kang_ctrl_5donors",
-            port = "29710", seed = "", out = "", data.dir = "../shared/data", p.intra.knn = "0")
-for (a in commandArgs(TRUE)) {
-  kv <- regmatches(a, regexpr("=", a), invert = TRUE)[[1]]
-  if (length(kv) != 2 || !kv[1] %in% names(opt)) stop("unknown argument '", a, "'")
-  opt[[kv[1]]] <- kv[2]
-}
+opt <- bench_options(list(ranks = "2", seeds = "1,2,3", batch = "256", threads = "1", dataset = "kang_ctrl_5donors",
+            port = "29710", seed = "", out = "", data.dir = "../shared/data", p.intra.knn = "0"))
 ranks <- as.integer(opt$ranks)
 batch <- as.integer(opt$batch)
 threads <- as.integer(opt$threads)
 p.intra.knn <- as.numeric(opt$p.intra.knn)
 
-load_real <- function(name) {
-  d <- readRDS(file.path(opt$data.dir, name, paste0(name, ".rds")))
-  counts <- d$counts[Matrix::rowSums(d$counts) > 0, ]
-  seu <- Seurat::CreateSeuratObject(counts)
-  seu <- Seurat::NormalizeData(seu, normalization.method = "LogNormalize", scale.factor = 1e4, verbose = FALSE)
-  seu <- Seurat::FindVariableFeatures(seu, selection.method = "vst", nfeatures = min(2000, nrow(counts)),
-                                      verbose = FALSE)
-  list(x = Seurat::GetAssayData(seu, slot = "data"), features = Seurat::VariableFeatures(seu),
-       batch = d$meta$batch, label = d$meta$cell_type)
-}
 
 train <- function(d, seed, batch.size) {
   started <- proc.time()[["elapsed"]]
@@ -43,7 +29,7 @@ train <- function(d, seed, batch.size) {
   emb
 }
 
-d <- load_real(opt$dataset)
+d <- load_real(opt$dataset, opt$data.dir)
 
 if (nzchar(Sys.getenv("RANK"))) {
   # One rank of a distributed run (started by the launcher below): rank 0 saves the result.
