@@ -175,20 +175,32 @@ void Communicator::broadcast(float* data, int64_t n, int root) {
   });
 }
 
+namespace {
+
+// Gloo gathers tensors of one size: every rank's count of values (into `count`), then
+// this rank's values padded with zeros to the largest count.
+at::Tensor padded(c10d::ProcessGroupGloo& group, const float* data, int64_t n, int world,
+                  std::vector<int64_t>& count) {
+  std::vector<std::vector<at::Tensor>> sizes_out(1);
+  for (int r = 0; r < world; ++r) sizes_out[0].push_back(at::empty({1}, at::kLong));
+  std::vector<at::Tensor> size_in{at::full({1}, n, at::kLong)};
+  group.allgather(sizes_out, size_in)->wait();
+  count.resize(world);
+  for (int r = 0; r < world; ++r) count[r] = sizes_out[0][r].item<int64_t>();
+  const int64_t most = std::max<int64_t>(1, *std::max_element(count.begin(), count.end()));
+  at::Tensor out = at::zeros({most}, at::kFloat);
+  std::copy_n(data, n, out.data_ptr<float>());
+  return out;
+}
+
+}  // namespace
+
 std::vector<float> Communicator::allgather(const float* data, int64_t n, std::vector<int64_t>* counts) {
   return guarded(options_, "an all-gather of embeddings", [&] {
     const int w = options_.world_size;
-    // Gloo gathers tensors of one size: first every rank's count, then the data padded
-    // to the largest count.
-    std::vector<std::vector<at::Tensor>> sizes_out(1);
-    for (int r = 0; r < w; ++r) sizes_out[0].push_back(at::empty({1}, at::kLong));
-    std::vector<at::Tensor> size_in{at::full({1}, n, at::kLong)};
-    impl_->group->allgather(sizes_out, size_in)->wait();
-    std::vector<int64_t> count(w);
-    for (int r = 0; r < w; ++r) count[r] = sizes_out[0][r].item<int64_t>();
-    const int64_t most = std::max<int64_t>(1, *std::max_element(count.begin(), count.end()));
-    std::vector<at::Tensor> in{at::zeros({most}, at::kFloat)};
-    std::copy_n(data, n, in[0].data_ptr<float>());
+    std::vector<int64_t> count;
+    std::vector<at::Tensor> in{padded(*impl_->group, data, n, w, count)};
+    const int64_t most = in[0].numel();
     std::vector<std::vector<at::Tensor>> out(1);
     for (int r = 0; r < w; ++r) out[0].push_back(at::empty({most}, at::kFloat));
     impl_->group->allgather(out, in)->wait();
@@ -203,17 +215,9 @@ std::vector<float> Communicator::gather(const float* data, int64_t n, int root) 
   return guarded(options_, "the gathering of the final embedding", [&] {
     const int w = options_.world_size;
     const bool is_root = options_.rank == root;
-    // Every rank learns every count (tiny), then the data, padded to the largest count,
-    // goes to the root alone.
-    std::vector<std::vector<at::Tensor>> sizes_out(1);
-    for (int r = 0; r < w; ++r) sizes_out[0].push_back(at::empty({1}, at::kLong));
-    std::vector<at::Tensor> size_in{at::full({1}, n, at::kLong)};
-    impl_->group->allgather(sizes_out, size_in)->wait();
-    std::vector<int64_t> count(w);
-    for (int r = 0; r < w; ++r) count[r] = sizes_out[0][r].item<int64_t>();
-    const int64_t most = std::max<int64_t>(1, *std::max_element(count.begin(), count.end()));
-    std::vector<at::Tensor> in{at::zeros({most}, at::kFloat)};
-    std::copy_n(data, n, in[0].data_ptr<float>());
+    std::vector<int64_t> count;
+    std::vector<at::Tensor> in{padded(*impl_->group, data, n, w, count)};
+    const int64_t most = in[0].numel();
     std::vector<std::vector<at::Tensor>> out;
     if (is_root) {
       out.resize(1);
