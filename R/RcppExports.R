@@ -9,6 +9,26 @@
     .Call(`_concordR_concord_blas_kernels`)
 }
 
+.concord_scan_new <- function(n_genes) {
+    .Call(`_concordR_concord_scan_new`, n_genes)
+}
+
+.concord_scan_add <- function(scan, p, i, x, scale) {
+    invisible(.Call(`_concordR_concord_scan_add`, scan, p, i, x, scale))
+}
+
+.concord_scan_result <- function(scan) {
+    .Call(`_concordR_concord_scan_result`, scan)
+}
+
+.concord_store_new <- function(feature_of_gene, n_features, scale) {
+    .Call(`_concordR_concord_store_new`, feature_of_gene, n_features, scale)
+}
+
+.concord_store_append <- function(store, p, i, x, n_genes) {
+    .Call(`_concordR_concord_store_append`, store, p, i, x, n_genes)
+}
+
 .concord_neighbour_intersection <- function(x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads) {
     .Call(`_concordR_concord_neighbour_intersection`, x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads)
 }

@@ -36,7 +36,12 @@
 #'   or `dgCMatrix` (default method), a named list of such matrices of the same cells,
 #'   one per modality (default method; e.g. `list(RNA = rna, ADT = adt)`, see
 #'   `fusion`), or the path of an AnnData `.h5ad` file (`X`, or `layer`; CSR, CSC or
-#'   dense) or a 10x Genomics `.h5` file (its gene expression features).
+#'   dense) or a 10x Genomics `.h5` file (its gene expression features). The input is
+#'   never copied in R: the engine scans it once (value checks, variable genes) and keeps
+#'   its own float32 copy of the training features only (about 8 bytes per stored value).
+#'   An `.h5ad` file stored as CSR (AnnData's usual layout) is read a block of cells at
+#'   a time (about `getOption("concordR.block.values", 2^23)` stored values, some 100 MB
+#'   in R), so that it is never held in R whole; other layouts are read whole.
 #' @param group.by Batch of each cell: a metadata column name (Seurat, SCE; an `obs`
 #'   column of an `.h5ad` file), or a vector with one label per cell. `NULL` treats all cells as one dataset.
 #' @param features Features (genes) to train on. Default: the object's variable features

@@ -59,8 +59,9 @@
   m
 }
 
-# An AnnData matrix node (X or a layer) as genes x cells.
-.h5ad_matrix <- function(node, what) {
+# An AnnData matrix node (X or a layer) as genes x cells: a source read a block of cells
+# at a time for csr_matrix (AnnData's usual layout, .h5ad_csr_source()), else read whole.
+.h5ad_matrix <- function(node, what, path, block.values) {
   if (inherits(node, "H5D")) {  # dense: n_obs x n_vars in HDF5, n_vars x n_obs here
     return(methods::as(Matrix::Matrix(node$read(), sparse = TRUE), "CsparseMatrix"))
   }
@@ -70,7 +71,43 @@
     .stop(what, " is stored as '", if (is.null(kind)) "unknown" else kind, "'; concordR reads ",
           "dense arrays and csr_matrix / csc_matrix groups (AnnData 0.7 or later).")
   }
-  .h5_sparse(node, n.genes = shape[2], n.cells = shape[1], genes.major = kind == "csc_matrix")
+  if (kind == "csr_matrix") return(.h5ad_csr_source(path, node$get_obj_name(), shape, block.values))
+  .h5_sparse(node, n.genes = shape[2], n.cells = shape[1], genes.major = TRUE)
+}
+
+# A csr_matrix group (one compressed row per cell) as a source (.new_source()) whose
+# blocks hold about `block.values` stored values each, read from the file when the
+# blocks are walked: only the cells' offsets and one block are in memory at a time.
+.h5ad_csr_source <- function(path, group, shape, block.values) {
+  force(group)  # the node it is read from closes with the file
+  force(block.values)
+  n.cells <- shape[1]
+  blocks <- function(f) {
+    h5 <- .h5_open(path)
+    on.exit(h5$close_all())
+    g <- h5[[group]]
+    p <- as.numeric(g[["indptr"]]$read())
+    n.values <- g[["data"]]$dims
+    if (length(p) != n.cells + 1L || p[1] != 0 || is.unsorted(p) || p[length(p)] != n.values ||
+        g[["indices"]]$dims != n.values) {
+      .stop("'", path, "' is corrupt or truncated: the offsets of ", group, " (", length(p), " for ",
+            n.cells, " cells) do not match its ", n.values, " stored values.")
+    }
+    if (n.values > .Machine$integer.max) {
+      .stop("'", path, "' holds more than 2^31 - 1 stored values, beyond what concordR can index; ",
+            "split the file into smaller ones.")
+    }
+    p <- as.integer(p)
+    first <- 1L
+    while (first <= n.cells) {
+      last <- max(first, min(n.cells, findInterval(p[first] + block.values, p) - 1L))
+      range <- if (p[last + 1L] > p[first]) seq.int(p[first] + 1L, p[last + 1L]) else integer(0)
+      read <- function(name) if (length(range)) g[[name]]$read(args = list(range)) else numeric(0)
+      f(p[first:(last + 1L)], as.integer(as.numeric(read("indices"))), as.numeric(read("data")))
+      first <- last + 1L
+    }
+  }
+  .new_source(c(shape[2], n.cells), NULL, blocks)
 }
 
 # One AnnData dataframe column: a categorical group (codes into categories; -1 is
@@ -105,8 +142,9 @@
 }
 
 # An .h5ad file's expression (X, or the named layer) as genes x cells with the cells'
-# obs table.
-.read_h5ad <- function(path, layer = NULL) {
+# obs table; a CSR matrix as a source read in blocks of about `block.values` stored
+# values (option concordR.block.values; 2^23, about 100 MB in R).
+.read_h5ad <- function(path, layer = NULL, block.values = getOption("concordR.block.values", 2^23)) {
   f <- .h5_open(path)
   on.exit(f$close_all())
   node <- if (is.null(layer)) "X" else paste0("layers/", layer)
@@ -115,7 +153,7 @@
     .stop("'", path, "' has no ", if (is.null(layer)) "X" else paste0("layer '", layer, "'"),
           "; available layers: ", if (length(layers)) paste(layers, collapse = ", ") else "none", ".")
   }
-  x <- .h5ad_matrix(f[[node]], if (is.null(layer)) "X" else paste0("layer '", layer, "'"))
+  x <- .h5ad_matrix(f[[node]], if (is.null(layer)) "X" else paste0("layer '", layer, "'"), path, block.values)
   obs <- .h5ad_frame(f[["obs"]], "obs")
   var <- .h5ad_frame(f[["var"]], "var")
   if (nrow(obs) != ncol(x) || nrow(var) != nrow(x)) {

@@ -119,36 +119,36 @@
   out
 }
 
-# Raw counts: every stored value a whole number. Log-normalized data never is.
-.looks_like_counts <- function(x) {
-  v <- x@x
-  if (length(v) > 1e6) v <- v[seq(1L, length(v), length.out = 1e6)]
-  length(v) > 0L && all(v == round(v))
-}
-
-# Seurat's LogNormalize: log1p(count / cell total * scale.factor).
-.log_normalize <- function(x, scale.factor = 1e4, threads = 1L) {
-  x@x <- .concord_log_normalize(x@p, x@x, scale.factor, as.integer(threads))
-  x
-}
-
 # The n genes whose variance most exceeds that of genes of similar mean (a loess fit of
-# log variance on log mean over log-normalized values).
-.variable_genes <- function(x, n = 2000L) {
-  if (nrow(x) <= n) return(rownames(x))
-  mean <- Matrix::rowMeans(x)
-  var <- pmax(Matrix::rowMeans(x^2) - mean^2, 0) * ncol(x) / max(ncol(x) - 1, 1)
+# log variance on log mean), from per-gene moments (.gene_moments()).
+.top_variable <- function(genes, moments, n = 2000L) {
+  if (length(genes) <= n) return(genes)
+  mean <- moments$mean
+  var <- moments$var
   ok <- mean > 0 & var > 0
-  score <- rep(-Inf, nrow(x))
+  score <- rep(-Inf, length(genes))
   fit <- stats::loess(log10(var[ok]) ~ log10(mean[ok]), span = 0.3, degree = 2)
   score[ok] <- log10(var[ok]) - stats::fitted(fit)
-  rownames(x)[order(score, decreasing = TRUE)[seq_len(n)]]
+  genes[order(score, decreasing = TRUE)[seq_len(n)]]
 }
 
-# The features x cells dgCMatrix as the engine reads it: checked for values it cannot
-# use, log-normalized if it holds raw counts (recorded in attr(, "input")).
-.normalized_input <- function(x, verbose) {
+# The n most variable genes of a features x cells matrix's values as given.
+.variable_genes <- function(x, n = 2000L) {
   x <- .as_dgc(x)
+  .top_variable(rownames(x), .gene_moments(.scan_input(x, verbose = FALSE), log = FALSE), n)
+}
+
+# Per-gene mean and variance (n - 1 denominator) over cells, from a scan (.scan_input()):
+# of the log-normalized values (`log`) or of the values as given.
+.gene_moments <- function(scan, log) {
+  n <- scan$n_cells
+  s <- if (log) scan$log_sum else scan$sum
+  mean <- s / n
+  list(mean = mean, var = pmax((if (log) scan$log_sum_sq else scan$sum_sq) / n - mean^2, 0) * n / max(n - 1, 1))
+}
+
+# A features x cells input with both dimensions and every name, named by default.
+.checked_shape <- function(x) {
   if (ncol(x) == 0L || nrow(x) == 0L) {
     .stop("the input has ", nrow(x), " features and ", ncol(x), " cells; RunConcord needs ",
           "both. Check the object or the subset you passed.")
@@ -156,31 +156,67 @@
   if (is.null(rownames(x))) rownames(x) <- paste0("gene_", seq_len(nrow(x)))
   if (is.null(colnames(x))) colnames(x) <- paste0("cell_", seq_len(ncol(x)))
   .check_feature_names(rownames(x))
-  if (any(!is.finite(x@x))) {
-    .stop("the expression matrix holds ", sum(!is.finite(x@x)), " non-finite value(s) (NA, NaN ",
-          "or Inf); remove or replace them first.")
-  }
-  if (any(x@x > .float_max)) {
-    .stop("the expression matrix holds ", sum(x@x > .float_max), " value(s) above 3.4e38, the ",
-          "largest single-precision (float32) number, which the engine computes in; the ",
-          "largest is ", format(max(x@x)), ". Check the input (log-normalized data or raw ",
-          "counts are expected).")
-  }
-  if (any(x@x < 0)) {
-    .stop("the expression matrix holds negative values (e.g. scaled data); give raw counts or ",
-          "log-normalized data instead.")
-  }
-  counts <- .looks_like_counts(x)
-  if (counts) {
-    if (verbose) message("The input looks like raw counts; log-normalizing it ",
-                         "(counts / cell total * 10000, then log1p).")
-    x <- .log_normalize(x)
-  }
-  attr(x, "input") <- if (counts) .input_counts else .input_lognorm
   x
 }
 
-.float_max <- 3.4028234663852886e38
+# Calls f(p, i, x) on the compressed slots of each block of cells of `x`: a dgCMatrix
+# is one block (its slots, not copied), a file source (.h5ad_csr_source()) reads its
+# blocks in turn.
+.each_block <- function(x, f) {
+  if (inherits(x, "concord_source")) x$blocks(f) else f(x@p, x@i, x@x)
+  invisible(NULL)
+}
+
+# One pass over the input in the engine: per-gene sums of the values as given and
+# log-normalized, and the checks of values the engine cannot use. `counts`: every value
+# a whole number (log-normalized data never is), so the input is log-normalized.
+.scan_input <- function(x, verbose) {
+  scan <- .concord_scan_new(nrow(x))
+  .each_block(x, function(p, i, v) .concord_scan_add(scan, p, i, v, .scale_factor))
+  s <- .concord_scan_result(scan)
+  if (s$non_finite > 0) {
+    .stop("the expression matrix holds ", s$non_finite, " non-finite value(s) (NA, NaN ",
+          "or Inf); remove or replace them first.")
+  }
+  if (s$too_large > 0) {
+    .stop("the expression matrix holds ", s$too_large, " value(s) above 3.4e38, the ",
+          "largest single-precision (float32) number, which the engine computes in; the ",
+          "largest is ", format(s$largest), ". Check the input (log-normalized data or raw ",
+          "counts are expected).")
+  }
+  if (s$negative > 0) {
+    .stop("the expression matrix holds negative values (e.g. scaled data); give raw counts or ",
+          "log-normalized data instead.")
+  }
+  s$counts <- s$fractional == 0 && s$largest > 0
+  if (s$counts && verbose) {
+    message("The input looks like raw counts; log-normalizing it ",
+            "(counts / cell total * 10000, then log1p).")
+  }
+  s$input <- if (s$counts) .input_counts else .input_lognorm
+  s$moments <- .gene_moments(s, log = s$counts)
+  s
+}
+
+# Seurat's LogNormalize: log1p(count / cell total * scale.factor).
+.log_normalize <- function(x, scale.factor = .scale_factor, threads = 1L) {
+  x@x <- .concord_log_normalize(x@p, x@x, scale.factor, as.integer(threads))
+  x
+}
+
+.scale_factor <- 1e4
+
+# The features x cells dgCMatrix as the engine reads it: checked for values it cannot
+# use, log-normalized if it holds raw counts (recorded in attr(, "input")), with the
+# per-gene moments of its values in attr(, "moments").
+.normalized_input <- function(x, verbose) {
+  x <- .checked_shape(.as_dgc(x))
+  scan <- .scan_input(x, verbose)
+  if (scan$counts) x <- .log_normalize(x)
+  attr(x, "input") <- scan$input
+  attr(x, "moments") <- scan$moments
+  x
+}
 
 .input_counts <- "raw counts, log-normalized (log1p(count / cell total * 10000))"
 .input_lognorm <- "log-normalized values, used as given"
@@ -206,29 +242,34 @@
 .prepare_expression <- function(x, features, verbose) {
   x <- .normalized_input(x, verbose)
   input <- attr(x, "input")
-  if (is.null(features)) {
-    features <- .variable_genes(x)
-    if (verbose) message("Using the ", length(features), " most variable genes as features ",
-                         "(set 'features' to choose them).")
-  } else {
-    if (!is.character(features) || !length(features) || anyNA(features)) {
-      .stop("'features' must be a non-empty character vector of feature (gene) names without NA; ",
-            "got ", .show(features), ".")
-    }
-    present <- unique(features[features %in% rownames(x)])
-    if (length(present) == 0L) {
-      .stop("none of the ", length(features), " requested features is in the data (first: ",
-            paste(utils::head(features, 3), collapse = ", "), "). Check the feature names and assay.")
-    }
-    if (length(present) < length(unique(features))) {
-      warning(length(unique(features)) - length(present), " of the ", length(unique(features)),
-              " requested features are not in the data and are left out.", call. = FALSE)
-    }
-    features <- present
-  }
-  x <- x[features, , drop = FALSE]
+  x <- x[.choose_features(features, rownames(x), attr(x, "moments"), verbose), , drop = FALSE]
   attr(x, "input") <- input
   x
+}
+
+# The features to train on: `features` where the data has them, by default the most
+# variable genes.
+.choose_features <- function(features, genes, moments, verbose) {
+  if (is.null(features)) {
+    features <- .top_variable(genes, moments)
+    if (verbose) message("Using the ", length(features), " most variable genes as features ",
+                         "(set 'features' to choose them).")
+    return(features)
+  }
+  if (!is.character(features) || !length(features) || anyNA(features)) {
+    .stop("'features' must be a non-empty character vector of feature (gene) names without NA; ",
+          "got ", .show(features), ".")
+  }
+  present <- unique(features[features %in% genes])
+  if (length(present) == 0L) {
+    .stop("none of the ", length(features), " requested features is in the data (first: ",
+          paste(utils::head(features, 3), collapse = ", "), "). Check the feature names and assay.")
+  }
+  if (length(present) < length(unique(features))) {
+    warning(length(unique(features)) - length(present), " of the ", length(unique(features)),
+            " requested features are not in the data and are left out.", call. = FALSE)
+  }
+  present
 }
 
 # Rows of `x` in the order of `features`; features the data lacks become rows of zeros.

@@ -18,7 +18,9 @@
 .fusions <- c("sum", "concat", "clip")  # the first is RunConcord's default
 
 # Whether the default method's input holds several modalities: a list of matrices.
-.is_modality_list <- function(x) is.list(x) && !is.data.frame(x) && !inherits(x, "Matrix")
+.is_modality_list <- function(x) {
+  is.list(x) && !is.data.frame(x) && !inherits(x, c("Matrix", "concord_matrix"))
+}
 
 .is_multimodal_model <- function(model) length(model$modalities) > 1L
 

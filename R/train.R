@@ -90,7 +90,7 @@
 # 0's embedding then holds every cell, the other ranks' their own (attr(, "concord")$rank).
 .train_embedding <- function(object, batch, features, params, verbose, reduction.key,
                              classes = NULL, prepare = TRUE, labels = NULL, distributed = NULL) {
-  x <- if (prepare) .prepare_expression(object, features, verbose) else object
+  x <- if (prepare) .prepare_store(object, features, verbose) else object
   fit <- .train_engine(x, batch, params, verbose, classes = classes, labels = labels,
                        distributed = distributed)
   emb <- fit$embedding
@@ -131,7 +131,7 @@
   }
   started <- proc.time()[["elapsed"]]
   if (!is.null(classes)) labels <- ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
-  fit <- .concord_train(x, as.integer(batch) - 1L, params, on.epoch, initial.weights, labels, distributed)
+  fit <- .concord_train(.engine_input(x), as.integer(batch) - 1L, params, on.epoch, initial.weights, labels, distributed)
   if (verbose) cli::cli_progress_done(.envir = frame)
   fit$seconds <- proc.time()[["elapsed"]] - started
   fit

@@ -37,6 +37,70 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_scan_new
+SEXP concord_scan_new(int n_genes);
+RcppExport SEXP _concordR_concord_scan_new(SEXP n_genesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type n_genes(n_genesSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_scan_new(n_genes));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_scan_add
+void concord_scan_add(SEXP scan, Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x, double scale);
+RcppExport SEXP _concordR_concord_scan_add(SEXP scanSEXP, SEXP pSEXP, SEXP iSEXP, SEXP xSEXP, SEXP scaleSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type scan(scanSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< double >::type scale(scaleSEXP);
+    concord_scan_add(scan, p, i, x, scale);
+    return R_NilValue;
+END_RCPP
+}
+// concord_scan_result
+Rcpp::List concord_scan_result(SEXP scan);
+RcppExport SEXP _concordR_concord_scan_result(SEXP scanSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type scan(scanSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_scan_result(scan));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_store_new
+SEXP concord_store_new(Rcpp::IntegerVector feature_of_gene, int n_features, double scale);
+RcppExport SEXP _concordR_concord_store_new(SEXP feature_of_geneSEXP, SEXP n_featuresSEXP, SEXP scaleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type feature_of_gene(feature_of_geneSEXP);
+    Rcpp::traits::input_parameter< int >::type n_features(n_featuresSEXP);
+    Rcpp::traits::input_parameter< double >::type scale(scaleSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_store_new(feature_of_gene, n_features, scale));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_store_append
+double concord_store_append(SEXP store, Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x, int n_genes);
+RcppExport SEXP _concordR_concord_store_append(SEXP storeSEXP, SEXP pSEXP, SEXP iSEXP, SEXP xSEXP, SEXP n_genesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type store(storeSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type n_genes(n_genesSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_store_append(store, p, i, x, n_genes));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_neighbour_intersection
 Rcpp::List concord_neighbour_intersection(Rcpp::NumericMatrix x, Rcpp::IntegerVector batch, Rcpp::IntegerVector labels, int n_labels, int k, int tau, double radius, double share, double exact_max, int threads);
 RcppExport SEXP _concordR_concord_neighbour_intersection(SEXP xSEXP, SEXP batchSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP kSEXP, SEXP tauSEXP, SEXP radiusSEXP, SEXP shareSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP) {
@@ -218,12 +282,12 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_train
-Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights, Rcpp::Nullable<Rcpp::IntegerVector> labels, Rcpp::Nullable<Rcpp::List> distributed);
+Rcpp::List concord_train(SEXP x, Rcpp::IntegerVector domains, Rcpp::List options, Rcpp::Nullable<Rcpp::Function> on_epoch, Rcpp::Nullable<Rcpp::List> initial_weights, Rcpp::Nullable<Rcpp::IntegerVector> labels, Rcpp::Nullable<Rcpp::List> distributed);
 RcppExport SEXP _concordR_concord_train(SEXP xSEXP, SEXP domainsSEXP, SEXP optionsSEXP, SEXP on_epochSEXP, SEXP initial_weightsSEXP, SEXP labelsSEXP, SEXP distributedSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Rcpp::S4 >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type domains(domainsSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::Function> >::type on_epoch(on_epochSEXP);
@@ -389,6 +453,11 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_augment_view", (DL_FUNC) &_concordR_concord_augment_view, 7},
     {"_concordR_concord_blas_kernels", (DL_FUNC) &_concordR_concord_blas_kernels, 0},
+    {"_concordR_concord_scan_new", (DL_FUNC) &_concordR_concord_scan_new, 1},
+    {"_concordR_concord_scan_add", (DL_FUNC) &_concordR_concord_scan_add, 5},
+    {"_concordR_concord_scan_result", (DL_FUNC) &_concordR_concord_scan_result, 1},
+    {"_concordR_concord_store_new", (DL_FUNC) &_concordR_concord_store_new, 3},
+    {"_concordR_concord_store_append", (DL_FUNC) &_concordR_concord_store_append, 5},
     {"_concordR_concord_neighbour_intersection", (DL_FUNC) &_concordR_concord_neighbour_intersection, 10},
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},

@@ -15,7 +15,8 @@
 Rcpp::S4 concord_augment_view(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List steps,
                               Rcpp::IntegerVector cells, double seed, int view, int threads) {
   return glue::engine_call([&] {
-    const concord::CsrView csr = view_of(x);
+    const InputView input(x);
+    const concord::CsrView& csr = input.view();
     concord::validate(csr);
     std::vector<int> chosen(cells.begin(), cells.end());
     for (int& c : chosen) {

@@ -1,4 +1,4 @@
-// R glue for the trainer: dgCMatrix slots in (no copy), embedding and loss out.
+// R glue for the trainer: a dgCMatrix or an engine-side store in, embedding and loss out.
 #include <Rcpp.h>
 
 #include <algorithm>
@@ -233,13 +233,14 @@ std::string lost_contact(const concord::DistributedError& e) {
 }  // namespace
 
 // [[Rcpp::export(.concord_train)]]
-Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List options,
+Rcpp::List concord_train(SEXP x, Rcpp::IntegerVector domains, Rcpp::List options,
                          Rcpp::Nullable<Rcpp::Function> on_epoch,
                          Rcpp::Nullable<Rcpp::List> initial_weights = R_NilValue,
                          Rcpp::Nullable<Rcpp::IntegerVector> labels = R_NilValue,
                          Rcpp::Nullable<Rcpp::List> distributed = R_NilValue) {
   return glue::engine_call([&] {
-    const concord::CsrView view = view_of(x);
+    const InputView input(x);
+    const concord::CsrView& view = input.view();
     const std::vector<int> dom(domains.begin(), domains.end());
     concord::TrainCallbacks callbacks;
     callbacks.interrupted = glue::interrupt_pending;
@@ -307,7 +308,7 @@ Rcpp::List concord_train(Rcpp::S4 x, Rcpp::IntegerVector domains, Rcpp::List opt
 Rcpp::NumericMatrix concord_encode(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int threads,
                                    std::string device) {
   return glue::engine_call([&] {
-    const concord::Embedding e = concord::encode(view_of(x), embedding_options(options), weights_from_r(weights),
+    const concord::Embedding e = concord::encode(InputView(x).view(), embedding_options(options), weights_from_r(weights),
                                                  threads, device, glue::interrupt_pending);
     return matrix_of(e.values, e.n_cells, e.dim);
   });
@@ -352,7 +353,8 @@ Rcpp::NumericMatrix concord_decode(Rcpp::NumericMatrix embedding, Rcpp::List wei
 Rcpp::NumericMatrix concord_decode_cells(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options, int domain,
                                          int threads) {
   return glue::engine_call([&] {
-    const concord::CsrView view = view_of(x);
+    const InputView input(x);
+    const concord::CsrView& view = input.view();
     const std::vector<float> e = concord::decode_cells(view, options_from(options), weights_from_r(weights), domain,
                                                        threads, glue::interrupt_pending);
     const int genes = view.n_cols;
@@ -369,7 +371,8 @@ Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::Li
                                         Rcpp::IntegerVector cells, int threads) {
   return glue::engine_call([&] {
     const concord::ModelOptions model = model_from(options);
-    const concord::CsrView view = view_of(x);
+    const InputView input(x);
+    const concord::CsrView& view = input.view();
     const std::vector<int> chosen(cells.begin(), cells.end());
     return matrix_of(concord::attribution(view, model, weights_from_r(weights), chosen, threads,
                                           glue::interrupt_pending),
@@ -382,7 +385,7 @@ Rcpp::NumericMatrix concord_attribution(Rcpp::S4 x, Rcpp::List weights, Rcpp::Li
 // [[Rcpp::export(.concerto_attention)]]
 Rcpp::NumericVector concord_concerto_attention(Rcpp::S4 x, Rcpp::List weights, Rcpp::List options) {
   return glue::engine_call([&] {
-    const std::vector<float> a = concord::concerto_attention(view_of(x), options_from(options), weights_from_r(weights),
+    const std::vector<float> a = concord::concerto_attention(InputView(x).view(), options_from(options), weights_from_r(weights),
                                                              glue::interrupt_pending);
     return Rcpp::NumericVector(a.begin(), a.end());
   });

@@ -1,8 +1,8 @@
-// A read-only cells x genes CSR view over a genes x cells dgCMatrix's slots.
-//
-// A dgCMatrix stores genes x cells column-compressed; read row-compressed, the same
-// three arrays describe the transposed, cells x genes matrix. No copy is made, so the
-// owner of the arrays must outlive the view.
+// A read-only cells x genes CSR view, over an engine-side store (store.h) or over a genes x
+// cells dgCMatrix: a dgCMatrix stores genes x cells column-compressed, and read
+// row-compressed the same offsets and indices describe the transposed, cells x genes
+// matrix (its values as float32, the precision the engine computes in). The owner of the
+// arrays must outlive the view.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,7 @@ struct CsrView {
   int n_cols = 0;                // genes
   const int* indptr = nullptr;   // n_rows + 1 offsets into indices / values
   const int* indices = nullptr;  // column (gene) of each stored value
-  const double* values = nullptr;
+  const float* values = nullptr;
 
   int64_t nnz() const { return n_rows > 0 ? indptr[n_rows] : 0; }
   int row_nnz(int row) const { return indptr[row + 1] - indptr[row]; }

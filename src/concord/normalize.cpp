@@ -11,7 +11,7 @@ void log_normalize(int n_cells, const int* p, const double* x, double scale, dou
   for (int c = 0; c < n_cells; ++c) {
     double total = 0.0;
     for (int j = p[c]; j < p[c + 1]; ++j) total += x[j];
-    const double f = total > 0.0 ? scale / total : 0.0;
+    const double f = normalize_factor(total, scale);
     for (int j = p[c]; j < p[c + 1]; ++j) out[j] = std::log1p(x[j] * f);
   }
 }

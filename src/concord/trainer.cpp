@@ -695,7 +695,7 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   // the kNN pass see only these cells.
   const std::vector<int> cells = share_of(x.n_rows, rank, world);
   std::vector<int> indptr{0}, indices;
-  std::vector<double> values;
+  std::vector<float> values;
   std::vector<int> local_domains, local_labels;
   for (int c : cells) {
     indices.insert(indices.end(), x.indices + x.indptr[c], x.indices + x.indptr[c + 1]);

@@ -13,7 +13,7 @@ namespace {
 // A cells x genes CSR matrix with every entry stored, value = 1 + gene.
 struct Dense {
   std::vector<int> indptr, indices;
-  std::vector<double> values;
+  std::vector<float> values;
   CsrView view;
   Dense(int rows, int cols) {
     indptr.push_back(0);

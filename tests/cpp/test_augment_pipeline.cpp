@@ -20,7 +20,7 @@ using Dense = std::vector<std::vector<double>>;
 // A CSR matrix built from dense rows, zeros not stored.
 struct Csr {
   std::vector<int> indptr{0}, indices;
-  std::vector<double> values;
+  std::vector<float> values;
   CsrView view;
   explicit Csr(const Dense& rows) {
     for (const auto& row : rows) {

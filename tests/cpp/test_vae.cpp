@@ -100,8 +100,8 @@ TEST_CASE("the VAE methods train, embed their latent mean and restore from their
   for (const std::string method : {"bascvi", "sccraft"}) {
     concord::TrainOptions o = vae_options(method);
     // log1p of whole counts, as R hands BA-scVI its input.
-    std::vector<double> counts = toy.values;
-    for (double& v : counts) v = std::log1p(std::round(v));
+    std::vector<float> counts = toy.values;
+    for (float& v : counts) v = static_cast<float>(std::log1p(std::round(v)));
     concord::CsrView x{toy.view.n_rows, toy.view.n_cols, toy.indptr.data(), toy.indices.data(), counts.data()};
     const concord::TrainResult r = concord::train(x, toy.domain, o, {}, nullptr, std::vector<int>(240, -1));
     REQUIRE(r.latent_dim == 4);
@@ -116,8 +116,8 @@ TEST_CASE("the VAE methods train, embed their latent mean and restore from their
 
 TEST_CASE("BA-scVI's adversary leaves a fresh discriminator less able to tell the batches apart", "[vae]") {
   Toy toy(400, 3, 60, 11);
-  std::vector<double> counts = toy.values;
-  for (double& v : counts) v = std::log1p(std::round(v));
+  std::vector<float> counts = toy.values;
+  for (float& v : counts) v = static_cast<float>(std::log1p(std::round(v)));
   const concord::CsrView x{toy.view.n_rows, toy.view.n_cols, toy.indptr.data(), toy.indices.data(), counts.data()};
   // How well a discriminator trained on the final embedding (frozen) predicts the batch.
   auto batch_accuracy = [&](double weight) {

@@ -16,7 +16,7 @@ namespace {
 // domains; domain 1 also expresses a batch-only block of genes.
 struct Toy {
   std::vector<int> indptr{0}, indices, type, domain;
-  std::vector<double> values;
+  std::vector<float> values;
   concord::CsrView view;
   Toy(int cells, int types, int genes, uint64_t seed) {
     concord::Rng rng(seed);

@@ -56,6 +56,25 @@ write_10x <- function(path, counts) {
   features[["feature_type"]] <- c(rep("Gene Expression", length(genes)), "Antibody Capture")
 }
 
+# A file source's blocks joined into one dgCMatrix, or a matrix as it is.
+read_blocks <- function(x) {
+  if (!inherits(x, "concord_source")) return(x)
+  blocks <- list()
+  x$blocks(function(p, i, v) {
+    blocks[[length(blocks) + 1L]] <<- Matrix::sparseMatrix(i = i + 1L, p = p - p[1], x = v,
+                                                           dims = c(nrow(x), length(p) - 1L))
+  })
+  out <- do.call(cbind, blocks)
+  dimnames(out) <- dimnames(x)
+  out
+}
+
+n_blocks <- function(x) {
+  n <- 0L
+  x$blocks(function(...) n <<- n + 1L)
+  n
+}
+
 file_fast <- list(latent.dim = 8, encoder.dims = 32, epochs = 1, min.steps = 0, batch.size = 64,
                   threads = 1, verbose = FALSE, seed = 3)
 run_file <- function(object, ...) do.call(RunConcord, c(list(object), utils::modifyList(file_fast, list(...))))
@@ -80,10 +99,14 @@ test_that("CSR, CSC and dense .h5ad files and 10x .h5 files read the same", {
   for (layout in c("csr", "csc", "dense")) {
     path <- file.path(dir, paste0(layout, ".h5ad"))
     write_h5ad(path, d$counts, obs, layout)
-    input <- concordR:::.read_h5ad(path)
-    expect_identical(input$x, d$counts, label = layout)
+    input <- concordR:::.read_h5ad(path, block.values = 500)
+    if (layout == "csr") expect_gt(n_blocks(input$x), 10)
+    expect_identical(read_blocks(input$x), d$counts, label = layout)
     expect_identical(input$meta$batch, obs$batch, label = layout)
     expect_identical(unclass(run_file(path, group.by = "batch"))[, ], unclass(expected)[, ], label = layout)
+    withr::with_options(list(concordR.block.values = 300), {
+      expect_identical(unclass(run_file(path, group.by = "batch"))[, ], unclass(expected)[, ], label = layout)
+    })
   }
   path <- file.path(dir, "filtered_feature_bc_matrix.h5")
   write_10x(path, d$counts)
@@ -104,7 +127,7 @@ test_that("write.to adds the embedding as obsm without touching the input", {
   stored <- f[["obsm/X_concord"]]$read()
   f$close_all()
   expect_equal(t(stored), unclass(emb)[, ], ignore_attr = TRUE, tolerance = 1e-6)
-  expect_identical(concordR:::.read_h5ad(out)$x, d$counts)
+  expect_identical(read_blocks(concordR:::.read_h5ad(out)$x), d$counts)
   # The input's own path: the key is added by replacing the file whole.
   run_file(input, group.by = "batch", write.to = input, obsm.key = "X_again")
   expect_true(hdf5r::H5File$new(input, mode = "r")$exists("obsm/X_again"))
@@ -129,6 +152,14 @@ test_that("bad files give clear errors", {
   write_h5ad(path, d$counts, list(batch = factor(d$meta$batch)))
   expect_error(run_file(path, layer = "counts"), "has no layer 'counts'; available layers: none")
   expect_error(run_file(path, group.by = "donor"), "'group.by' column 'donor' not found.*available: batch")
+  # Offsets that do not match the stored values: a truncated write.
+  broken <- file.path(dir, "broken.h5ad")
+  write_h5ad(broken, d$counts, list(batch = factor(d$meta$batch)))
+  f <- hdf5r::H5File$new(broken, mode = "r+")
+  f[["X"]]$link_delete("indptr")
+  f[["X"]][["indptr"]] <- c(0L, 5L)
+  f$close_all()
+  expect_error(run_file(broken), "'.*broken.h5ad' is corrupt or truncated: the offsets of /X \\(2 for 240 cells\\)")
   h5 <- file.path(dir, "m.h5")
   write_10x(h5, d$counts)
   expect_error(run_file(h5, write.to = file.path(dir, "o.h5ad")), "needs an .h5ad input")

@@ -1,0 +1,43 @@
+# The engine-side training input (src/concord/store.h): the chosen features of every
+# cell, log-normalized when the input holds counts, as float32 CSR in the engine's memory.
+# Built in two passes over the input, a block of cells at a time (a scan that checks the
+# values and finds the variable genes, then the store), so that RunConcord makes no copy
+# of an R matrix and reads a file without ever holding all of it in R.
+
+# The training input of `x` (a features x cells matrix, or a file source), restricted to
+# `features` (default: the most variable genes): an object of class "concord_input" with
+# the store, its dim and dimnames (features x cells) and attr(, "input").
+.prepare_store <- function(x, features, verbose) {
+  if (!inherits(x, "concord_source")) x <- .checked_shape(.as_dgc(x))
+  scan <- .scan_input(x, verbose)
+  features <- .choose_features(features, rownames(x), scan$moments, verbose)
+  column <- match(rownames(x), features) - 1L
+  column[is.na(column)] <- -1L
+  store <- .concord_store_new(column, length(features), if (scan$counts) .scale_factor else 0)
+  .each_block(x, function(p, i, v) .concord_store_append(store, p, i, v, nrow(x)))
+  structure(list(store = store, dim = c(length(features), ncol(x)), dimnames = list(features, colnames(x))),
+            class = c("concord_input", "concord_matrix"), input = scan$input)
+}
+
+# What the engine's training and embedding take: the store of a prepared input, or a
+# dgCMatrix as it is.
+.engine_input <- function(x) if (inherits(x, "concord_input")) x$store else x
+
+# A file's matrix read a block of cells at a time: features x cells, as its `blocks`
+# function hands them to f(p, i, x) (.each_block()).
+.new_source <- function(dim, dimnames, blocks) {
+  structure(list(dim = as.integer(dim), dimnames = dimnames, blocks = blocks),
+            class = c("concord_source", "concord_matrix"))
+}
+
+#' @export
+dim.concord_matrix <- function(x) x$dim
+
+#' @export
+dimnames.concord_matrix <- function(x) x$dimnames
+
+#' @export
+`dimnames<-.concord_matrix` <- function(x, value) {
+  x$dimnames <- value
+  x
+}

@@ -1,0 +1,71 @@
+// R glue for the engine-side training input (concord/store.h): a scan of the input
+// (gene sums, value checks) and the store built after it, each fed a block of cells at
+// a time as the offsets, gene indices and values of a genes x cells compressed matrix.
+#include <Rcpp.h>
+
+#include "glue_engine.h"
+#include "glue_matrix.h"
+
+namespace {
+
+// The block's offsets are rebased by the engine (p[0] may be non-zero: a slice).
+concord::CellBlock block_of(const Rcpp::IntegerVector& p, const Rcpp::IntegerVector& i, const Rcpp::NumericVector& x,
+                            int n_genes) {
+  if (p.size() < 1 || p[p.size() - 1] - p[0] != i.size() || i.size() != x.size()) {
+    throw std::invalid_argument("the block's offsets, indices and values do not match");
+  }
+  return concord::CellBlock{static_cast<int>(p.size()) - 1, n_genes, p.begin(), i.begin(), x.begin()};
+}
+
+}  // namespace
+
+// [[Rcpp::export(.concord_scan_new)]]
+SEXP concord_scan_new(int n_genes) {
+  return glue::engine_call([&] {
+    return Rcpp::XPtr<concord::GeneMoments>(new concord::GeneMoments(n_genes), true);
+  });
+}
+
+// [[Rcpp::export(.concord_scan_add)]]
+void concord_scan_add(SEXP scan, Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x,
+                      double scale) {
+  glue::engine_call([&] {
+    Rcpp::XPtr<concord::GeneMoments> m(scan);
+    m->add(block_of(p, i, x, static_cast<int>(m->sum.size())), scale);
+    return 0;
+  });
+}
+
+// [[Rcpp::export(.concord_scan_result)]]
+Rcpp::List concord_scan_result(SEXP scan) {
+  return glue::engine_call([&] {
+    Rcpp::XPtr<concord::GeneMoments> m(scan);
+    return Rcpp::List::create(
+        Rcpp::Named("n_cells") = static_cast<double>(m->n_cells), Rcpp::Named("sum") = m->sum,
+        Rcpp::Named("sum_sq") = m->sum_sq, Rcpp::Named("log_sum") = m->log_sum,
+        Rcpp::Named("log_sum_sq") = m->log_sum_sq, Rcpp::Named("non_finite") = static_cast<double>(m->non_finite),
+        Rcpp::Named("negative") = static_cast<double>(m->negative),
+        Rcpp::Named("too_large") = static_cast<double>(m->too_large),
+        Rcpp::Named("fractional") = static_cast<double>(m->fractional), Rcpp::Named("largest") = m->largest);
+  });
+}
+
+// `feature_of_gene`: each gene's 0-based feature column, -1 to leave it out; `scale` > 0
+// log-normalizes counts to that total, 0 keeps the values as given.
+// [[Rcpp::export(.concord_store_new)]]
+SEXP concord_store_new(Rcpp::IntegerVector feature_of_gene, int n_features, double scale) {
+  return glue::engine_call([&] {
+    std::vector<int> map(feature_of_gene.begin(), feature_of_gene.end());
+    return Rcpp::XPtr<concord::CsrStore>(new concord::CsrStore(std::move(map), n_features, scale), true);
+  });
+}
+
+// [[Rcpp::export(.concord_store_append)]]
+double concord_store_append(SEXP store, Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x,
+                            int n_genes) {
+  return glue::engine_call([&] {
+    Rcpp::XPtr<concord::CsrStore> s(store);
+    s->append(block_of(p, i, x, n_genes));
+    return static_cast<double>(s->bytes());
+  });
+}
