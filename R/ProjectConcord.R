@@ -31,12 +31,14 @@
 #'   modality.
 #' @inheritParams RunConcord
 #' @details A model trained on several modalities (`RunConcord(list(RNA = , ADT = ))`,
-#'   several Seurat assays, SCE altExps) projects queries that hold all of them or only
+#'   or RunSSL() or RunConcerto() on such input, several Seurat assays, SCE altExps)
+#'   projects queries that hold all of them or only
 #'   some: a named list of matrices (default method; a single matrix is the model's
 #'   first modality, e.g. RNA), several Seurat assays in `assay`, or SCE `altexps`.
 #'   Each modality present is embedded by its own encoder; a missing modality counts as
 #'   a zero embedding: its block of a concatenated (`"concat"`, `"clip"`) joint
-#'   embedding is 0, and it adds nothing to a `"sum"`. The modalities' own embeddings are
+#'   embedding is 0, and it adds nothing to a `"sum"` (a Concerto model: the teacher
+#'   without that modality's attention output). The modalities' own embeddings are
 #'   kept in `misc$modality.embeddings`; distances between a query missing a modality
 #'   and the reference are best taken there (as [PredictModality()] does), not in the
 #'   joint embedding. Fine-tuning a multimodal model is not supported yet.

@@ -45,6 +45,8 @@
 #'   plain scVI every cell is decoded as if from `decode.batch`.
 #' @param decode.batch The batch every cell is decoded as (default: the first level).
 #' @param reduction.key Prefix of the embedding's column names.
+#' @param object A Seurat object, a SingleCellExperiment, or a features x cells matrix
+#'   or `dgCMatrix` (default method). File paths are read by RunConcord() only.
 #' @inheritParams RunSSL
 #' @inheritParams RunConcord
 #' @return As [RunConcord()]: a Seurat object with a DimReduc (default name `"bascvi"`,

@@ -120,6 +120,20 @@
 #'   The confidence grows with fine-tuning: after short fine-tuning on few cells
 #'   (`class.epochs` passes of a few dozen steps) most cells fall below the default.
 #' @param reduction.key Prefix of the embedding's column names.
+#' @param fusion How several modalities (a list of matrices, several Seurat assays in
+#'   `assay`, SCE `altexps`) are integrated, as the paper's multimodal Concerto (its
+#'   eqs. 10-11): the teacher has one gene attention per modality and the student one
+#'   Dense layer per modality (the first modality, RNA, prepared as a single-modality
+#'   input is; the others used as given, e.g. CLR-normalized proteins). `"sum"`
+#'   (default; the paper's) adds the modalities' attention outputs (teacher) and Dense
+#'   outputs (student) before the batch normalization, `"concat"` concatenates them
+#'   there. Either way the embedding is the teacher's output (`latent.dim` columns);
+#'   each modality's own embedding, the teacher's output with the other modalities left
+#'   out (which a query lacking them gets), is kept in `misc$modality.embeddings`.
+#'   `"clip"` is refused: Concerto's loss contrasts the teacher's and the student's
+#'   embeddings of a cell, and CLIP's contrast between modalities would replace that
+#'   self-distillation. Fine-tuning (`class.by`) and [ConcertoAttention()] take one
+#'   modality. Measurements on scdcc_cite_cbmc are in bench/README.md ("Multimodal").
 #' @inheritParams RunSSL
 #' @inheritParams RunConcord
 #' @return For a Seurat object, the object with a DimReduc `"concerto"` (key
@@ -148,6 +162,13 @@
 #'                    class.epochs = 3, min.confidence = 0.9, threads = 1, verbose = FALSE)
 #' calls <- attr(emb, "concord")$classes
 #' table(calls$predicted[query], data$meta$cell_type[query])
+#'
+#' # RNA and surface proteins: one attention per modality in the teacher, summed
+#' cite <- readRDS(system.file("extdata", "cbmc_cite.rds", package = "concordR"))
+#' joint <- RunConcerto(list(RNA = cite$counts, ADT = cite$adt), latent.dim = 16,
+#'                      gene.dim = 16, epochs = 1, min.steps = 20, threads = 1,
+#'                      verbose = FALSE)
+#' names(attr(joint, "concord")$modality.embeddings)
 RunConcerto <- function(object, ...) UseMethod("RunConcerto")
 
 #' @rdname RunConcerto
@@ -157,17 +178,20 @@ RunConcerto.default <- function(object, group.by = NULL, features = NULL, latent
                                 epochs = 3, batch.size = 32, lr = 1e-4, decay.rate = 1,
                                 temperature = 0.1, min.steps = 1000, class.by = NULL,
                                 class.epochs = 1, class.lr = 1e-3, class.consistency = 1,
-                                min.confidence = 0.99,
+                                min.confidence = 0.99, fusion = c("sum", "concat"),
                                 seed = 0, threads = NULL, device = c("auto", "cpu", "cuda"),
                                 verbose = TRUE, reduction.key = "CONCERTO_", ...) {
   .check_dots(..., fun = "RunConcerto")
+  fusion <- .check_fusion(fusion, c("sum", "concat"), "RunConcerto")
   sampler <- .match_choice(sampler, c("concord", "uniform"), "sampler")
   .check_flag(verbose, "verbose")
   .check_string(reduction.key, "reduction.key")
   .check_number(gene.dim, "gene.dim", lower = 1, upper = .max_width, integer = TRUE)
   .check_number(dropout, "dropout", lower = 0, upper = 1)
   if (dropout >= 1) .stop("'dropout' must be below 1 (1 would drop every unit); got ", dropout, ".")
-  if (identical(features, "all")) features <- rownames(object)
+  object <- .verb_input(object)
+  multimodal <- .is_modality_list(object)
+  if (identical(features, "all")) features <- rownames(if (multimodal) object[[1]] else object)
   params <- .concord_params(
     latent.dim = latent.dim, encoder.dims = integer(0), epochs = epochs,
     batch.size = batch.size, lr = lr, decay.rate = decay.rate, temperature = temperature,
@@ -181,9 +205,16 @@ RunConcerto.default <- function(object, group.by = NULL, features = NULL, latent
     method = "concerto", sampler = sampler, latent_activation = FALSE,
     concerto_embedding_dim = as.integer(gene.dim), concerto_dropout = as.numeric(dropout)
   ))
-  batch <- .batch_labels(group.by, meta = NULL, n.cells = .n_cells(object))
+  batch <- .batch_labels(group.by, meta = NULL, n.cells = .input_cells(object))
   params$n_domains <- nlevels(batch)
-  classes <- .class_labels(class.by, meta = NULL, n.cells = .n_cells(object))
+  classes <- .class_labels(class.by, meta = NULL, n.cells = .input_cells(object))
+  if (multimodal) {
+    if (!is.null(classes)) {
+      .stop("RunConcerto()'s fine-tuning ('class.by') takes one modality; train on several ",
+            "modalities without 'class.by' and annotate with TransferLabels(), or fine-tune on the RNA alone.")
+    }
+    return(.train_multimodal(object, batch, features, params, fusion, verbose, reduction.key))
+  }
   if (!is.null(classes)) {
     .check_number(class.epochs, "class.epochs", lower = 1, upper = .Machine$integer.max, integer = TRUE)
     .check_number(class.lr, "class.lr", lower = 0)
@@ -251,17 +282,20 @@ RunConcerto.default <- function(object, group.by = NULL, features = NULL, latent
 }
 
 #' @rdname RunConcerto
-#' @param assay Assay to read (see [RunConcord()]).
+#' @param assay Assay to read, or several assays to train on jointly, one modality
+#'   each (see [RunConcord()]).
 #' @param slot Seurat slot to read: `"data"` (log-normalized, default) or `"counts"`.
 #' @param reduction.name Name under which the embedding is stored.
 #' @export
 RunConcerto.Seurat <- function(object, group.by = NULL, features = NULL, assay = NULL,
                                slot = "data", reduction.name = "concerto",
                                reduction.key = "CONCERTO_", class.by = NULL, verbose = TRUE, ...) {
-  assay <- .seurat_assay(object, assay)
+  assays <- .seurat_assays(object, assay)
+  assay <- assays$assay
   object <- .run_seurat(object, RunConcerto.default, group.by = group.by, features = features,
                         assay = assay, slot = slot, reduction.name = reduction.name,
-                        reduction.key = reduction.key, class.by = class.by, verbose = verbose, ...)
+                        reduction.key = reduction.key, class.by = class.by, verbose = verbose,
+                        modalities = assays$modalities, ...)
   SeuratObject::LogSeuratCommand(object)
 }
 
@@ -270,8 +304,9 @@ RunConcerto.Seurat <- function(object, group.by = NULL, features = NULL, assay =
 RunConcerto.SingleCellExperiment <- function(object, group.by = NULL, features = NULL,
                                              assay = NULL, reduction.name = "CONCERTO",
                                              reduction.key = "CONCERTO_", class.by = NULL,
-                                             verbose = TRUE, ...) {
+                                             altexps = NULL, verbose = TRUE, ...) {
+  .check_modality_names(altexps, "altexps")
   .run_sce(object, RunConcerto.default, group.by = group.by, features = features, assay = assay,
            reduction.name = reduction.name, reduction.key = reduction.key, class.by = class.by,
-           verbose = verbose, ...)
+           verbose = verbose, altexps = altexps, ...)
 }

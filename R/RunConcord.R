@@ -112,7 +112,8 @@
 #'   of RNA-only cells best ([PredictModality()]). Each modality's own embedding is kept
 #'   in `misc$modality.embeddings` (Seurat; `metadata(x)$concord[[reduction.name]]` for
 #'   SCE, `attr(, "concord")` for matrices). Multimodal training does not take
-#'   `class.by` or `use.decoder` yet, and only RunConcord() trains several modalities.
+#'   `class.by` or `use.decoder` yet. RunSSL() and RunConcerto() train several
+#'   modalities too (see their `fusion`).
 #' @param verbose Show messages and a progress bar.
 #' @param reduction.key Prefix of the embedding's column names.
 #' @param distributed Data-parallel training across processes (ranks), on this machine or
@@ -186,8 +187,8 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
     decoder.weight = decoder.weight
   )
   multimodal <- .is_modality_list(object)
-  if (multimodal) object <- .check_modalities(object)
-  n.cells <- .n_cells(if (multimodal) object[[1]] else object)
+  object <- .verb_input(object)
+  n.cells <- .input_cells(object)
   batch <- .batch_labels(group.by, meta = NULL, n.cells = n.cells)
   classes <- .class_labels(class.by, meta = NULL, n.cells = n.cells)
   if (!is.null(classes)) params$n_classes <- nlevels(classes)
@@ -220,13 +221,12 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, latent.
 RunConcord.Seurat <- function(object, group.by = NULL, features = NULL, assay = NULL,
                               slot = "data", reduction.name = "concord",
                               reduction.key = "CONCORD_", class.by = NULL, verbose = TRUE, ...) {
-  .check_modality_names(assay, "assay")
-  modalities <- if (length(assay) > 1L) assay
-  assay <- .seurat_assay(object, assay[1])
+  assays <- .seurat_assays(object, assay)
+  assay <- assays$assay
   object <- .run_seurat(object, RunConcord.default, group.by = group.by, features = features,
                         assay = assay, slot = slot, reduction.name = reduction.name,
                         reduction.key = reduction.key, class.by = class.by, verbose = verbose,
-                        modalities = modalities, ...)
+                        modalities = assays$modalities, ...)
   if (.other_rank(object)) return(invisible(object))
   SeuratObject::LogSeuratCommand(object)
 }

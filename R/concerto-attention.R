@@ -157,6 +157,10 @@ PlotTopAttention <- function(top) {
     .stop("attention weights need a model trained by RunConcerto(); this one was trained by ",
           .method_label(model$params), ".")
   }
+  if (.is_multimodal_model(model)) {
+    .stop("attention weights of a multimodal Concerto model (", paste(names(model$modalities), collapse = " + "),
+          ") are not available yet; use a model trained on one modality.")
+  }
   model
 }
 

@@ -4,18 +4,40 @@
 #
 # The engine keeps one encoder whose first layer is block-diagonal over the modalities'
 # features (src/concord/model.h): each modality's features feed only its own hidden
-# units and its own layers. The engine returns the modalities' embeddings side by side;
-# fusion (concatenation or sum) is applied here, and the same rule serves training and
-# projection:
+# units and its own layers. RunConcord, RunSSL and RunConcerto all train several
+# modalities through .train_multimodal(). The engine returns the modalities' embeddings
+# side by side; fusion (concatenation or sum) is applied here, and the same rule serves
+# training and projection:
 #   - concat and clip: the joint embedding is the modalities' embeddings concatenated
 #     (the SSL benchmark concatenates after CLIP training too);
 #   - sum: their element-wise sum (Concerto's choice).
+# Concerto fuses inside its teacher (before a batch norm and a Dense layer), so its
+# engine output leads with the joint embedding, followed by each modality's own
+# (.modality_outputs()).
 # A query lacking a modality gets a zero embedding for it: its block of the
 # concatenation is 0, and it adds nothing to the sum. Distances between such a query and
 # the reference are then best taken in the modalities the query has
 # (misc$modality.embeddings), which is what PredictModality() does.
 
 .fusions <- c("sum", "concat", "clip")  # the first is RunConcord's default
+
+# The checked fusion of a verb: `choices` in the verb's order (its default first).
+# Concerto refuses CLIP, whose cross-modal contrast would replace its teacher-student one.
+.check_fusion <- function(fusion, choices, verb) {
+  if (identical(fusion, "clip") && !"clip" %in% choices) {
+    .stop(verb, "() does not take fusion = \"clip\": its loss contrasts the teacher's and the ",
+          "student's embeddings of one cell, and CLIP's contrast between a cell's modalities would ",
+          "replace that self-distillation. Use \"sum\" (Concerto's own) or \"concat\".")
+  }
+  .match_choice(fusion, choices, "fusion")
+}
+
+# A verb's default-method input: a single features x cells matrix as given, or a list
+# of modalities checked (.check_modalities()).
+.verb_input <- function(object) if (.is_modality_list(object)) .check_modalities(object) else object
+
+# The number of cells of a verb's input (a matrix or a list of modalities).
+.input_cells <- function(object) .n_cells(if (.is_modality_list(object)) object[[1]] else object)
 
 # Whether the default method's input holds several modalities: a list of matrices.
 .is_modality_list <- function(x) {
@@ -131,10 +153,27 @@
   if (fusion == "sum") Reduce(`+`, full) else do.call(cbind, full)
 }
 
-# A multimodal RunConcord on the modalities `x`: the embedding as the default method
-# returns it, with the modalities' embeddings in attr(, "concord")$modality.embeddings.
+# The joint and per-modality embeddings of the engine's output `emb` (cells x columns)
+# for a model of `modalities` whose query held `present` of them. Concerto's output is
+# the joint embedding, then each modality's; the others' is the modalities' embeddings
+# side by side, fused here.
+.modality_outputs <- function(emb, modalities, params, reduction.key, present = modalities) {
+  latent <- params$latent_dim
+  inside <- identical(params$method, "concerto")
+  head <- seq_len(latent)
+  blocks <- .split_modalities(if (inside) emb[, -head, drop = FALSE] else emb, modalities, latent)
+  blocks <- blocks[modalities[modalities %in% present]]
+  joint <- if (inside) emb[, head, drop = FALSE] else
+    .fuse_modalities(blocks, modalities, params$fusion, latent, nrow(emb))
+  dimnames(joint) <- list(rownames(emb), paste0(reduction.key, seq_len(ncol(joint))))
+  list(joint = joint, blocks = blocks)
+}
+
+# A multimodal training run (RunConcord, RunSSL, RunConcerto) on the modalities `x`: the
+# embedding as the default method returns it, with the modalities' embeddings in
+# attr(, "concord")$modality.embeddings.
 .train_multimodal <- function(x, batch, features, params, fusion, verbose, reduction.key) {
-  if (params$n_classes > 0L || isTRUE(params$decoder)) {
+  if (isTRUE(params$n_classes > 0L) || isTRUE(params$decoder)) {
     .stop("'class.by' and 'use.decoder' are not supported with several modalities yet; train ",
           "on one modality for them.")
   }
@@ -145,11 +184,10 @@
   emb <- .train_embedding(x, batch, NULL, params, verbose, reduction.key, prepare = FALSE)
   info <- attr(emb, "concord")
   info$model$modalities <- modalities
-  blocks <- .split_modalities(unclass(emb)[, , drop = FALSE], names(modalities), params$latent_dim)
-  joint <- .fuse_modalities(blocks, names(modalities), fusion, params$latent_dim, ncol(x))
-  dimnames(joint) <- list(colnames(x), paste0(reduction.key, seq_len(ncol(joint))))
-  info$modality.embeddings <- blocks
+  out <- .modality_outputs(unclass(emb)[, , drop = FALSE], names(modalities), params, reduction.key)
+  info$modality.embeddings <- out$blocks
   info$fusion <- fusion
+  joint <- out$joint
   attr(joint, "concord") <- info
   joint
 }
@@ -193,15 +231,19 @@
   x <- .stack_modalities(stats::setNames(parts, modalities), model$input)
   emb <- .concord_encode(x, model$weights, model$params, threads, device)
   rownames(emb) <- cells
-  latent <- model$params$latent_dim
-  blocks <- .split_modalities(emb, modalities, latent)[nm]
-  blocks <- blocks[modalities[modalities %in% nm]]
-  joint <- .fuse_modalities(blocks, modalities, model$params$fusion, latent, n.cells)
-  dimnames(joint) <- list(cells, paste0(reduction.key, seq_len(ncol(joint))))
+  out <- .modality_outputs(emb, modalities, model$params, reduction.key, present = nm)
+  joint <- out$joint
   attr(joint, "concord") <- list(model = model, projected = TRUE, missing.features = missing.features,
-                                 features = model$features, modalities = names(blocks),
-                                 modality.embeddings = blocks, fusion = model$params$fusion)
+                                 features = model$features, modalities = names(out$blocks),
+                                 modality.embeddings = out$blocks, fusion = model$params$fusion)
   joint
+}
+
+# A Seurat verb's `assay`: list(assay = the one the DimReduc is stored with, modalities =
+# the assays to train on jointly, NULL for one).
+.seurat_assays <- function(object, assay) {
+  .check_modality_names(assay, "assay")
+  list(assay = .seurat_assay(object, assay[1]), modalities = if (length(assay) > 1L) assay)
 }
 
 # The named list of modalities of a Seurat object: `assays`, each from `slot`.

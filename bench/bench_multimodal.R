@@ -17,14 +17,30 @@
 # reference's RNA + proteins (each fusion) with the RNA-only query projected through
 # the RNA encoder; and, as the floor, the PCA prediction for shuffled query cells.
 #
-#   R_LIBS=<library with concordR> Rscript bench/bench_multimodal.R [threads] [seeds] [parts]
-#   e.g. Rscript bench/bench_multimodal.R 2 1,2,3 joint,wnn,predict
+# The method (4th argument) trains every embedding above: "concord" (RunConcord, the
+# default), one of RunSSL()'s methods ("simclr", "vicreg", ...) or "concerto"
+# (RunConcerto, which takes the fusions sum and concat), each with its defaults.
+#
+#   R_LIBS=<library with concordR> Rscript bench/bench_multimodal.R [threads] [seeds] [parts] [method]
+#   e.g. Rscript bench/bench_multimodal.R 2 1,2,3 joint,wnn,predict concord
+#        Rscript bench/bench_multimodal.R 1 1,2 joint simclr
 suppressPackageStartupMessages(library(concordR))
 args <- commandArgs(trailingOnly = TRUE)
 threads <- if (length(args) >= 1) as.integer(args[1]) else 2L
 seeds <- if (length(args) >= 2) as.integer(strsplit(args[2], ",")[[1]]) else 1L
 parts <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("joint", "wnn", "predict")
-fusions <- c("concat", "sum", "clip")
+method <- if (length(args) >= 4) args[4] else "concord"
+fusions <- if (method == "concerto") c("sum", "concat") else c("concat", "sum", "clip")
+# The method's verb on a matrix or a list of modalities.
+fit <- function(input, seed, fusion = NULL) {
+  extra <- list(threads = threads, seed = seed, verbose = FALSE)
+  if (!is.null(fusion)) extra$fusion <- fusion
+  switch(method,
+    concord = do.call(RunConcord, c(list(input), extra)),
+    concerto = do.call(RunConcerto, c(list(input), extra)),
+    do.call(RunSSL, c(list(input, method = method), extra)))
+}
+label <- switch(method, concord = "RunConcord", concerto = "RunConcerto", paste0("RunSSL ", method))
 data_dir <- file.path("..", "shared", "data")
 if (!dir.exists(data_dir)) data_dir <- "/work/shared/data"
 
@@ -50,12 +66,11 @@ if ("joint" %in% parts) {
   cat("seed\tembedding\tNMI\tARI\tASW_label\tseconds\n")
   cat(sprintf("-\tPCA 30 (RNA)\t%s\t\n", scores(pcs)))
   for (seed in seeds) {
-    rna <- timed(RunConcord(x, threads = threads, seed = seed, verbose = FALSE))
-    cat(sprintf("%d\tRunConcord RNA\t%s\t%.0f\n", seed, scores(rna), attr(rna, "seconds")))
+    rna <- timed(fit(x, seed))
+    cat(sprintf("%d\t%s RNA\t%s\t%.0f\n", seed, label, scores(rna), attr(rna, "seconds")))
     for (fusion in fusions) {
-      joint <- timed(RunConcord(list(RNA = x, ADT = adt), fusion = fusion, threads = threads,
-                                seed = seed, verbose = FALSE))
-      cat(sprintf("%d\tRunConcord RNA+ADT %s\t%s\t%.0f\n", seed, fusion, scores(joint),
+      joint <- timed(fit(list(RNA = x, ADT = adt), seed, fusion))
+      cat(sprintf("%d\t%s RNA+ADT %s\t%s\t%.0f\n", seed, label, fusion, scores(joint),
                   attr(joint, "seconds")))
     }
   }
@@ -112,19 +127,18 @@ for (seed in seeds) {
                               threads = threads)
   report(seed, "PCA 30, shuffled query", correlations(shuffled, truth))
   started <- proc.time()[["elapsed"]]
-  ref <- RunConcord(x[, train], threads = threads, seed = seed, verbose = FALSE)
+  ref <- fit(x[, train], seed)
   query <- ProjectConcord(x[, test], ref, threads = threads, verbose = FALSE)
   predicted <- PredictModality(unclass(query)[, ], unclass(ref)[, ], values = adt[, train], threads = threads)
-  report(seed, "RunConcord (RNA)", correlations(predicted, truth), proc.time()[["elapsed"]] - started)
+  report(seed, paste0(label, " (RNA)"), correlations(predicted, truth), proc.time()[["elapsed"]] - started)
   for (fusion in fusions) {
     started <- proc.time()[["elapsed"]]
-    ref <- RunConcord(list(RNA = x[, train], ADT = adt[, train]), fusion = fusion, threads = threads,
-                      seed = seed, verbose = FALSE)
+    ref <- fit(list(RNA = x[, train], ADT = adt[, train]), seed, fusion)
     query <- ProjectConcord(x[, test], ref, threads = threads, verbose = FALSE)  # RNA only
     predicted <- PredictModality(attr(query, "concord")$modality.embeddings$RNA,
                                  attr(ref, "concord")$modality.embeddings$RNA, values = adt[, train],
                                  threads = threads)
-    report(seed, paste("RunConcord (RNA+ADT", fusion, "-> RNA encoder)"), correlations(predicted, truth),
+    report(seed, paste0(label, " (RNA+ADT ", fusion, " -> RNA encoder)"), correlations(predicted, truth),
            proc.time()[["elapsed"]] - started)
   }
 }

@@ -19,6 +19,18 @@
 // (dropout-augmented) embedding of the same cell, which trains head and student. The
 // reference code computes this loss but never adds it to the objective; here it is
 // applied as the paper states.
+//
+// Several modalities (the paper's "Multimodal integration", its eqs. 10-11): the teacher
+// has one gene attention per modality, each over its own features, and the student's
+// first Dense layer is the online encoder's block-diagonal first Linear (one block per
+// modality, model.h). The modalities' attention outputs (teacher) and Dense outputs after
+// ReLU (student) are summed, Concerto's choice, or concatenated, before the batch norm;
+// the rest is unchanged. The embedding is the teacher's output on all modalities; with
+// it, the representation holds each modality's own embedding, the teacher's output with
+// the other modalities' attention outputs at zero, which is also what a cell lacking
+// those modalities gets (an empty attention pool is zero). CLIP fusion does not apply:
+// Concerto's loss contrasts the teacher and the student of one cell, and contrasting
+// modalities instead would leave no self-distillation.
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -91,19 +103,85 @@ class HeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Head);
 
+// Columns [offset, offset + n) of a batch, renumbered from 0: one modality's features.
+void slice_columns(const SparseBatch& b, int offset, int n, SparseBatch& out) {
+  out.n_rows = b.n_rows;
+  out.n_cols = n;
+  out.indptr.assign(1, 0);
+  out.indices.clear();
+  out.values.clear();
+  for (int r = 0; r < b.n_rows; ++r) {
+    for (int k = b.indptr[r]; k < b.indptr[r + 1]; ++k) {
+      const int j = b.indices[k] - offset;
+      if (j < 0 || j >= n) continue;
+      out.indices.push_back(j);
+      out.values.push_back(b.values[k]);
+    }
+    out.indptr.push_back(static_cast<int>(out.values.size()));
+  }
+}
+
+// The modalities' features per column of the input: {n_genes} for one modality.
+std::vector<int> modality_widths(int n_genes, const ModelOptions& m) {
+  return m.modality_features.size() > 1 ? m.modality_features : std::vector<int>{n_genes};
+}
+
+// Sum or concatenation of per-modality outputs (one modality: itself).
+torch::Tensor fuse_parts(const std::vector<torch::Tensor>& parts, Fusion fusion) {
+  if (parts.size() == 1) return parts[0];
+  return fusion == Fusion::sum ? torch::stack(parts, 0).sum(0) : torch::cat(parts, 1);
+}
+
 class TeacherImpl : public torch::nn::Module {
  public:
-  TeacherImpl(int n_genes, const ConcertoOptions& o, int units)
-      : attention_(register_module("attention", GeneAttention(n_genes, o.embedding_dim))),
-        head_(register_module("head", Head(o.embedding_dim, units, o.dropout))) {}
-  torch::Tensor forward(const SparseBatch& b, const torch::Tensor& source) {
-    return head_(attention_(b).cells, source);
+  TeacherImpl(int n_genes, const TrainOptions& o, int units)
+      : widths_(modality_widths(n_genes, o.model)), fusion_(o.model.fusion) {
+    const ConcertoOptions& c = o.concerto;
+    // The first modality's attention keeps the single-modality name, so that its
+    // parameters read the same in either kind of model.
+    for (size_t k = 0; k < widths_.size(); ++k) {
+      const std::string name = k == 0 ? "attention" : "attention_" + std::to_string(k + 1);
+      attention_.push_back(register_module(name, GeneAttention(widths_[k], c.embedding_dim)));
+    }
+    const int in = fusion_ == Fusion::sum ? c.embedding_dim : static_cast<int>(widths_.size()) * c.embedding_dim;
+    head_ = register_module("head", Head(in, units, c.dropout));
   }
-  GeneAttention& attention() { return attention_; }
+  torch::Tensor forward(const SparseBatch& b, const torch::Tensor& source) {
+    return head_(fuse_parts(pooled(b), fusion_), source);
+  }
+  // The output on all modalities, then on each modality alone (the others' attention
+  // outputs at zero), side by side (evaluation).
+  torch::Tensor forward_each(const SparseBatch& b, const torch::Tensor& source) {
+    const std::vector<torch::Tensor> parts = pooled(b);
+    std::vector<torch::Tensor> out{head_(fuse_parts(parts, fusion_), source)};
+    for (size_t k = 0; k < parts.size(); ++k) {
+      std::vector<torch::Tensor> alone;
+      for (size_t j = 0; j < parts.size(); ++j) alone.push_back(j == k ? parts[j] : torch::zeros_like(parts[j]));
+      out.push_back(head_(fuse_parts(alone, fusion_), source));
+    }
+    return torch::cat(out, 1);
+  }
+  GeneAttention& attention() { return attention_[0]; }
+  int n_modalities() const { return static_cast<int>(widths_.size()); }
 
  private:
-  GeneAttention attention_;
-  Head head_;
+  std::vector<torch::Tensor> pooled(const SparseBatch& b) {
+    if (widths_.size() == 1) return {attention_[0](b).cells};
+    std::vector<torch::Tensor> parts;
+    int offset = 0;
+    for (size_t k = 0; k < widths_.size(); ++k) {
+      slice_columns(b, offset, widths_[k], part_);
+      parts.push_back(attention_[k](part_).cells);
+      offset += widths_[k];
+    }
+    return parts;
+  }
+
+  std::vector<int> widths_;
+  Fusion fusion_;
+  std::vector<GeneAttention> attention_;
+  Head head_{nullptr};
+  SparseBatch part_;
 };
 TORCH_MODULE(Teacher);
 
@@ -115,13 +193,21 @@ class Concerto : public Method {
  public:
   Concerto(Encoder& online, const MethodContext& c)
       : c_(c),
-        teacher_(c.x.n_cols, c.options.concerto, online->latent_dim()),
-        student_(online->latent_dim(), online->latent_dim(), c.options.concerto.dropout),
+        teacher_(c.x.n_cols, c.options, c.options.model.latent_dim),
+        student_(online->fusion() == Fusion::sum ? c.options.model.latent_dim : online->latent_dim(),
+                 c.options.model.latent_dim, c.options.concerto.dropout),
         finetune_(c.options.method == "concerto_finetune"),
         consistency_(finetune_ ? c.options.concerto.consistency : 0.0) {
     if (c.options.concerto.embedding_dim < 1) throw std::invalid_argument("the gene embedding needs at least one dimension");
     if (!(c.options.concerto.dropout >= 0 && c.options.concerto.dropout < 1))
       throw std::invalid_argument("Concerto's dropout must lie in [0, 1)");
+    // The student's Dense layer is the encoder's first Linear, whose per-modality blocks
+    // fuse() splits at latent_dim: the encoder must have no hidden layers.
+    if (!c.options.model.encoder_dims.empty()) throw std::invalid_argument("Concerto's online encoder has no hidden layers");
+    if (online->n_modalities() > 1 && online->fusion() == Fusion::clip)
+      throw std::invalid_argument(
+          "Concerto fuses modalities by sum or concatenation: its loss contrasts a cell's teacher and student, "
+          "and CLIP's contrast between modalities would replace that self-distillation");
     // Training only: embedding cells (a model's check encodes an empty cell) gives a cell
     // without expression the teacher's output for an empty pool.
     const bool training = !c.domains.empty();
@@ -166,18 +252,27 @@ class Concerto : public Method {
       if (consistency_ == 0) return supervised;
       return supervised + consistency_ * consistency(online, s, source, logits);
     }
-    const torch::Tensor zs = student_(torch::relu(s.h1), source);
+    const torch::Tensor zs = student_(online->fuse(torch::relu(s.h1)), source);
     return nt_xent(zt, zs, c_.options.temperature, 0.0);
   }
 
-  // The teacher's output, a piece of the batch at a time.
+  // The teacher's output, a piece of the batch at a time; with several modalities,
+  // followed by each modality's own (TeacherImpl::forward_each).
   torch::Tensor represent(Encoder& online, const SparseBatch& batch, const torch::Tensor& first) override {
     (void)online;
     (void)first;
     std::vector<torch::Tensor> out;
     const torch::Tensor unknown;
-    for_pieces(batch, [&](const SparseBatch& piece) { out.push_back(teacher_(piece, unknown)); });
+    const bool each = teacher_->n_modalities() > 1;
+    for_pieces(batch, [&](const SparseBatch& piece) {
+      out.push_back(each ? teacher_->forward_each(piece, unknown) : teacher_(piece, unknown));
+    });
     return torch::cat(out);
+  }
+  int embedding_dim(Encoder& online) const override {
+    (void)online;
+    const int m = teacher_->n_modalities();
+    return c_.options.model.latent_dim * (m > 1 ? m + 1 : 1);
   }
 
   void set_training(bool on) override {
@@ -222,7 +317,7 @@ class Concerto : public Method {
     if (rows.empty()) return torch::zeros({}, teacher_logits.options());
     const torch::Tensor index = torch::tensor(rows, torch::kLong).to(teacher_logits.device());
     const torch::Tensor target = torch::softmax(teacher_logits.index_select(0, index).detach(), 1);
-    const torch::Tensor zs = student_(torch::relu(s.h1.index_select(0, index)), source.index_select(0, index));
+    const torch::Tensor zs = student_(online->fuse(torch::relu(s.h1.index_select(0, index))), source.index_select(0, index));
     return -(target * torch::log_softmax(online->classify(zs), 1)).sum(1).mean();
   }
 
@@ -257,6 +352,8 @@ std::vector<float> concerto_attention(const CsrView& x, const TrainOptions& opti
   validate(x);
   torch::set_num_threads(1);
   if (options.method != "concerto") throw std::invalid_argument("attention weights need a Concerto model");
+  if (options.model.modality_features.size() > 1)
+    throw std::invalid_argument("attention weights of a multimodal Concerto model are not available");
   torch::NoGradGuard no_grad;
   Encoder encoder(x.n_cols, options.model);
   const std::vector<int> none;

@@ -30,3 +30,31 @@ fast <- list(latent.dim = 8, encoder.dims = 32, epochs = 2, min.steps = 4, batch
              threads = 1, verbose = FALSE)
 
 run_fast <- function(object, ...) do.call(RunConcord, c(list(object), utils::modifyList(fast, list(...))))
+
+# The small RNA data with proteins: one cell type split at random into two halves that
+# only a protein tells apart (Psplit), a protein marking monocytes (Pmono) and one of
+# noise. Proteins are centred values (negative allowed), as CLR or scaled data are.
+mm_data <- function() {
+  d <- small_data()
+  set.seed(7)
+  n <- ncol(d$counts)
+  type <- as.character(d$meta$cell_type)
+  split <- names(sort(table(type), decreasing = TRUE))[1]
+  in.split <- type == split
+  half <- rep(NA_character_, n)
+  half[in.split] <- sample(rep(c("A", "B"), length.out = sum(in.split)))
+  adt <- rbind(Psplit = ifelse(is.na(half), 0, ifelse(half == "A", 2, -2)) + stats::rnorm(n, sd = 0.3),
+               Pmono = 2 * grepl("Mono", type) - 1 + stats::rnorm(n, sd = 0.3),
+               Pnoise = stats::rnorm(n))
+  colnames(adt) <- colnames(d$counts)
+  c(d, list(adt = adt, half = half, in.split = in.split))
+}
+
+# Share of each split cell's k nearest split cells (Euclidean) in its own half.
+half_purity <- function(emb, half, k = 10) {
+  e <- emb[!is.na(half), , drop = FALSE]
+  h <- half[!is.na(half)]
+  dist <- as.matrix(stats::dist(e))
+  diag(dist) <- Inf
+  mean(vapply(seq_len(nrow(e)), function(i) mean(h[order(dist[i, ])[seq_len(k)]] == h[i]), numeric(1)))
+}
