@@ -29,6 +29,10 @@
     .Call(`_concordR_concord_store_append`, store, p, i, x, n_genes)
 }
 
+.concord_store_free <- function(store) {
+    invisible(.Call(`_concordR_concord_store_free`, store))
+}
+
 .concord_neighbour_intersection <- function(x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads) {
     .Call(`_concordR_concord_neighbour_intersection`, x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads)
 }

@@ -19,6 +19,10 @@
             class = c("concord_input", "concord_matrix"), input = scan$input)
 }
 
+# Frees a prepared input's store once training is done: at atlas size it is the largest
+# object in memory, and the embedding is named and copied into the user's object next.
+.release_input <- function(x) if (inherits(x, "concord_input")) .concord_store_free(x$store)
+
 # What the engine's training and embedding take: the store of a prepared input, or a
 # dgCMatrix as it is.
 .engine_input <- function(x) if (inherits(x, "concord_input")) x$store else x

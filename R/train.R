@@ -93,7 +93,9 @@
   x <- if (prepare) .prepare_store(object, features, verbose) else object
   fit <- .train_engine(x, batch, params, verbose, classes = classes, labels = labels,
                        distributed = distributed)
+  .release_input(x)
   emb <- fit$embedding
+  fit$embedding <- NULL  # one reference left, so naming it does not copy it
   dimnames(emb) <- list(colnames(x)[fit$cells], paste0(reduction.key, seq_len(ncol(emb))))
   model <- .new_model(fit$weights, features = rownames(x), params = params,
                       batches = levels(batch), input = attr(x, "input"), loss = fit$loss,

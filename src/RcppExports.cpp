@@ -101,6 +101,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_store_free
+void concord_store_free(SEXP store);
+RcppExport SEXP _concordR_concord_store_free(SEXP storeSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type store(storeSEXP);
+    concord_store_free(store);
+    return R_NilValue;
+END_RCPP
+}
 // concord_neighbour_intersection
 Rcpp::List concord_neighbour_intersection(Rcpp::NumericMatrix x, Rcpp::IntegerVector batch, Rcpp::IntegerVector labels, int n_labels, int k, int tau, double radius, double share, double exact_max, int threads);
 RcppExport SEXP _concordR_concord_neighbour_intersection(SEXP xSEXP, SEXP batchSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP kSEXP, SEXP tauSEXP, SEXP radiusSEXP, SEXP shareSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP) {
@@ -458,6 +468,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_scan_result", (DL_FUNC) &_concordR_concord_scan_result, 1},
     {"_concordR_concord_store_new", (DL_FUNC) &_concordR_concord_store_new, 3},
     {"_concordR_concord_store_append", (DL_FUNC) &_concordR_concord_store_append, 5},
+    {"_concordR_concord_store_free", (DL_FUNC) &_concordR_concord_store_free, 1},
     {"_concordR_concord_neighbour_intersection", (DL_FUNC) &_concordR_concord_neighbour_intersection, 10},
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},

@@ -69,3 +69,11 @@ double concord_store_append(SEXP store, Rcpp::IntegerVector p, Rcpp::IntegerVect
     return static_cast<double>(s->bytes());
   });
 }
+
+// Frees the store's memory at once (its R object would wait for a garbage collection);
+// using it afterwards is an error (InputView).
+// [[Rcpp::export(.concord_store_free)]]
+void concord_store_free(SEXP store) {
+  Rcpp::XPtr<concord::CsrStore> s(store);
+  s.release();
+}

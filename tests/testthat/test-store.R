@@ -20,6 +20,10 @@ test_that("training on the store equals training on the matrix prepared in R", {
   expect_s3_class(input, "concord_input")
   expect_identical(dim(input), c(3L, ncol(d$counts)))
   expect_identical(dimnames(input), list(rownames(d$counts)[c(40, 3, 17)], colnames(d$counts)))
+  # Training frees the store when it is done; a freed store cannot be trained on again.
+  concordR:::.release_input(input)
+  expect_error(concordR:::.concord_train(input$store, integer(ncol(d$counts)), list(), NULL),
+               "no longer available")
 })
 
 test_that("the scan finds counts, variable genes and values training cannot use", {
