@@ -58,3 +58,16 @@ half_purity <- function(emb, half, k = 10) {
   diag(dist) <- Inf
   mean(vapply(seq_len(nrow(e)), function(i) mean(h[order(dist[i, ])[seq_len(k)]] == h[i]), numeric(1)))
 }
+
+# Checks a multimodal embedding against its per-modality embeddings (RNA and ADT): their
+# concatenation (concat, clip) or their sum, one row per cell, finite.
+expect_fusion <- function(emb, fusion) {
+  info <- attr(emb, "concord")
+  blocks <- info$modality.embeddings
+  expect_equal(info$fusion, fusion)
+  expect_named(blocks, c("RNA", "ADT"))
+  expect_equal(rownames(emb), rownames(blocks$RNA))
+  fused <- if (fusion == "sum") blocks$RNA + blocks$ADT else cbind(blocks$RNA, blocks$ADT)
+  expect_equal(unname(unclass(emb)[, ]), unname(fused))
+  expect_true(all(is.finite(unclass(emb))))
+}
