@@ -97,24 +97,33 @@
   methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
 }
 
-# A DelayedMatrix (e.g. an HDF5-backed assay, HDF5Array or TENxMatrix) read a block of
-# cells at a time, so that no more than one block (about 100 MB, were it dense) is held
-# besides the sparse result.
-.delayed_as_dgc <- function(x, block.bytes = 1e8) {
+# A DelayedMatrix (e.g. an HDF5-backed assay, HDF5Array or TENxMatrix) as a source
+# (.new_source()) read a block of cells at a time, each block about `block.bytes` were it
+# dense: training reads it twice (scan, store) and never holds more than one block in R.
+.delayed_source <- function(x, block.bytes = 1e8) {
   if (!DelayedArray::type(x) %in% c("double", "integer", "logical")) {
     .stop("expected a numeric features x cells matrix; the DelayedMatrix holds ", DelayedArray::type(x), " values.")
   }
-  if (ncol(x) == 0L || nrow(x) == 0L) {
-    return(Matrix::sparseMatrix(i = integer(0), j = integer(0), x = numeric(0), dims = dim(x),
-                                dimnames = dimnames(x)))
+  per.block <- max(1L, as.integer(floor(block.bytes / 8 / max(1L, nrow(x)))))
+  blocks <- function(f) {
+    for (s in seq(1L, ncol(x), by = per.block)) {
+      cells <- seq.int(s, min(ncol(x), s + per.block - 1L))
+      m <- methods::as(methods::as(x[, cells, drop = FALSE], "dgCMatrix"), "dMatrix")
+      f(m@p, m@i, m@x)
+    }
   }
-  per.block <- max(1L, as.integer(floor(block.bytes / 8 / nrow(x))))
-  starts <- seq(1L, ncol(x), by = per.block)
-  blocks <- lapply(starts, function(s) {
-    cells <- seq.int(s, min(ncol(x), s + per.block - 1L))
-    methods::as(methods::as(x[, cells, drop = FALSE], "dgCMatrix"), "dMatrix")
+  .new_source(dim(x), dimnames(x), if (ncol(x) && nrow(x)) blocks else function(f) NULL)
+}
+
+# A DelayedMatrix as one dgCMatrix, joined from its blocks of cells (.delayed_source()).
+.delayed_as_dgc <- function(x, block.bytes = 1e8) {
+  parts <- list()
+  .delayed_source(x, block.bytes)$blocks(function(p, i, v) {
+    parts[[length(parts) + 1L]] <<- methods::new("dgCMatrix", p = p, i = i, x = v, Dim = c(nrow(x), length(p) - 1L))
   })
-  out <- if (length(blocks) == 1L) blocks[[1]] else do.call(cbind, blocks)
+  out <- if (length(parts) == 0L) {
+    Matrix::sparseMatrix(i = integer(0), j = integer(0), x = numeric(0), dims = dim(x))
+  } else if (length(parts) == 1L) parts[[1]] else do.call(cbind, parts)
   dimnames(out) <- dimnames(x)
   out
 }

@@ -6,9 +6,11 @@
 
 # The training input of `x` (a features x cells matrix, or a file source), restricted to
 # `features` (default: the most variable genes): an object of class "concord_input" with
-# the store, its dim and dimnames (features x cells) and attr(, "input").
+# the store, its dim and dimnames (features x cells) and attr(, "input"). A DelayedMatrix
+# (an HDF5-backed assay) is read a block of cells at a time, as a file is.
 .prepare_store <- function(x, features, verbose) {
-  if (!inherits(x, "concord_source")) x <- .checked_shape(.as_dgc(x))
+  if (inherits(x, "DelayedMatrix")) x <- .delayed_source(x)
+  x <- .checked_shape(if (inherits(x, "concord_source")) x else .as_dgc(x))
   scan <- .scan_input(x, verbose)
   features <- .choose_features(features, rownames(x), scan$moments, verbose)
   column <- match(rownames(x), features) - 1L
