@@ -40,27 +40,17 @@
   as.integer(v)
 }
 
-# A compressed sparse matrix from its group: CSR of n.obs x n.vars (AnnData's
-# csr_matrix, the usual layout) or CSC (AnnData's csc_matrix, 10x's genes x cells).
-# Returns genes x cells.
-.h5_sparse <- function(group, n.genes, n.cells, genes.major) {
+# AnnData's csc_matrix (one compressed row per gene) read whole, as genes x cells.
+.h5_genes_major <- function(group, n.genes, n.cells) {
   x <- as.numeric(group[["data"]]$read())
-  i <- .h5_index(group[["indices"]], "matrix")
+  j <- .h5_index(group[["indices"]], "matrix")
   p <- .h5_index(group[["indptr"]], "matrix")
-  if (genes.major) {  # one compressed row per gene: a genes x cells CSR matrix
-    m <- methods::new("dgRMatrix", j = i, p = p, x = x, Dim = c(n.genes, n.cells))
-    return(methods::as(m, "CsparseMatrix"))
-  }
-  m <- methods::new("dgCMatrix", i = i, p = p, x = x, Dim = c(n.genes, n.cells))
-  # Writers need not sort indices within a cell; a dgCMatrix must.
-  if (!isTRUE(methods::validObject(m, test = TRUE))) {
-    m <- Matrix::sparseMatrix(i = i + 1L, p = p, x = x, dims = c(n.genes, n.cells))
-  }
-  m
+  m <- methods::new("dgRMatrix", j = j, p = p, x = x, Dim = c(n.genes, n.cells))
+  methods::as(m, "CsparseMatrix")
 }
 
 # An AnnData matrix node (X or a layer) as genes x cells: a source read a block of cells
-# at a time for csr_matrix (AnnData's usual layout, .h5ad_csr_source()), else read whole.
+# at a time for csr_matrix (AnnData's usual layout, .h5_cell_source()), else read whole.
 .h5ad_matrix <- function(node, what, path, block.values) {
   if (inherits(node, "H5D")) {  # dense: n_obs x n_vars in HDF5, n_vars x n_obs here
     return(methods::as(Matrix::Matrix(node$read(), sparse = TRUE), "CsparseMatrix"))
@@ -71,17 +61,21 @@
     .stop(what, " is stored as '", if (is.null(kind)) "unknown" else kind, "'; concordR reads ",
           "dense arrays and csr_matrix / csc_matrix groups (AnnData 0.7 or later).")
   }
-  if (kind == "csr_matrix") return(.h5ad_csr_source(path, node$get_obj_name(), shape, block.values))
-  .h5_sparse(node, n.genes = shape[2], n.cells = shape[1], genes.major = TRUE)
+  if (kind == "csr_matrix") {
+    return(.h5_cell_source(path, node$get_obj_name(), n.genes = shape[2], n.cells = shape[1], block.values))
+  }
+  .h5_genes_major(node, n.genes = shape[2], n.cells = shape[1])
 }
 
-# A csr_matrix group (one compressed row per cell) as a source (.new_source()) whose
-# blocks hold about `block.values` stored values each, read from the file when the
-# blocks are walked: only the cells' offsets and one block are in memory at a time.
-.h5ad_csr_source <- function(path, group, shape, block.values) {
+# A sparse group compressed by cell (AnnData's csr_matrix, 10x's matrix) as a source
+# (.new_source()) of n.genes x n.cells whose blocks hold about `block.values` stored
+# values each, read from the file when the blocks are walked: only the cells' offsets and
+# one block are in memory at a time. `keep`: the genes to keep (10x: gene expression
+# features only), all by default.
+.h5_cell_source <- function(path, group, n.genes, n.cells, block.values, keep = NULL) {
   force(group)  # the node it is read from closes with the file
   force(block.values)
-  n.cells <- shape[1]
+  column <- if (is.null(keep)) NULL else ifelse(keep, cumsum(keep) - 1L, NA_integer_)
   blocks <- function(f) {
     h5 <- .h5_open(path)
     on.exit(h5$close_all())
@@ -103,11 +97,21 @@
       last <- max(first, min(n.cells, findInterval(p[first] + block.values, p) - 1L))
       range <- if (p[last + 1L] > p[first]) seq.int(p[first] + 1L, p[last + 1L]) else integer(0)
       read <- function(name) if (length(range)) g[[name]]$read(args = list(range)) else numeric(0)
-      f(p[first:(last + 1L)], as.integer(as.numeric(read("indices"))), as.numeric(read("data")))
+      offsets <- p[first:(last + 1L)]
+      genes <- as.integer(as.numeric(read("indices")))
+      values <- as.numeric(read("data"))
+      if (!is.null(column)) {
+        kept <- !is.na(column[genes + 1L])
+        cell <- rep.int(seq_len(last - first + 1L), diff(offsets))
+        offsets <- c(0L, cumsum(tabulate(cell[kept], nbins = last - first + 1L)))
+        genes <- column[genes[kept] + 1L]
+        values <- values[kept]
+      }
+      f(offsets, genes, values)
       first <- last + 1L
     }
   }
-  .new_source(c(shape[2], n.cells), NULL, blocks)
+  .new_source(c(if (is.null(keep)) n.genes else sum(keep), n.cells), NULL, blocks)
 }
 
 # One AnnData dataframe column: a categorical group (codes into categories; -1 is
@@ -165,23 +169,22 @@
 }
 
 # A 10x Genomics .h5 file (Cell Ranger 3 or later: the "matrix" group; Cell Ranger 2:
-# one group per genome) as genes x cells: gene expression features only, their
-# symbols made unique as Seurat's Read10X_h5 does.
-.read_10x_h5 <- function(path) {
+# one group per genome) as a genes x cells source read in blocks of cells: gene
+# expression features only, their symbols made unique as Seurat's Read10X_h5 does.
+.read_10x_h5 <- function(path, block.values = getOption("concordR.block.values", 2^23)) {
   f <- .h5_open(path)
   on.exit(f$close_all())
   groups <- f$ls()$name
   v3 <- "matrix" %in% groups
   group <- f[[if (v3) "matrix" else groups[1]]]
   shape <- as.integer(group[["shape"]]$read())
-  x <- .h5_sparse(group, n.genes = shape[1], n.cells = shape[2], genes.major = FALSE)
   genes <- as.character(group[[if (v3) "features/name" else "gene_names"]]$read())
-  if (v3 && .h5_exists(group, "features/feature_type")) {
-    keep <- as.character(group[["features/feature_type"]]$read()) == "Gene Expression"
-    x <- x[keep, , drop = FALSE]
-    genes <- genes[keep]
+  keep <- if (v3 && .h5_exists(group, "features/feature_type")) {
+    as.character(group[["features/feature_type"]]$read()) == "Gene Expression"
   }
-  dimnames(x) <- list(make.unique(genes), make.unique(as.character(group[["barcodes"]]$read())))
+  x <- .h5_cell_source(path, group$get_obj_name(), n.genes = shape[1], n.cells = shape[2], block.values, keep)
+  dimnames(x) <- list(make.unique(if (is.null(keep)) genes else genes[keep]),
+                      make.unique(as.character(group[["barcodes"]]$read())))
   list(x = x, meta = data.frame(row.names = colnames(x)))
 }
 

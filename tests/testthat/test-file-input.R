@@ -110,6 +110,9 @@ test_that("CSR, CSC and dense .h5ad files and 10x .h5 files read the same", {
   }
   path <- file.path(dir, "filtered_feature_bc_matrix.h5")
   write_10x(path, d$counts)
+  input <- concordR:::.read_10x_h5(path, block.values = 500)
+  expect_gt(n_blocks(input$x), 10)
+  expect_identical(read_blocks(input$x), d$counts)  # the antibody feature left out
   expect_identical(unclass(run_file(path, group.by = d$meta$batch))[, ], unclass(expected)[, ])
 })
 
