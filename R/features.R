@@ -40,11 +40,12 @@
 }
 
 # How far each gene's variance exceeds that of genes of similar mean: log10 variance less
-# a loess fit of it on log10 mean; -Inf for genes without expression or variance. With
+# a loess fit of it on log10 mean; -Inf for genes without expression or variance (a
+# variance within rounding of zero, as sums of squares leave for a constant gene). With
 # too few such genes for a local fit (a tiny batch), the log index of dispersion
 # (variance / mean) stands in for the residual.
 .variance_residuals <- function(mean, var) {
-  ok <- mean > 0 & var > 0
+  ok <- mean > 0 & var > 1e-10 * mean^2
   score <- rep(-Inf, length(mean))
   if (sum(ok) < 20L) {
     score[ok] <- log10(var[ok]) - log10(mean[ok])
