@@ -46,8 +46,7 @@
 #' @param group.by Batch of each cell: a metadata column name (Seurat, SCE; an `obs`
 #'   column of an `.h5ad` file), or a vector with one label per cell. `NULL` treats all cells as one dataset.
 #' @param features Features (genes) to train on. Default: the object's variable features
-#'   (Seurat), else the 2000 most variable genes, computed with a message (see
-#'   `hvg.by.batch`).
+#'   (Seurat), else the 2000 most variable genes, computed with a message.
 #' @param hvg.by.batch How the most variable genes are chosen when `features` is
 #'   not given (nor a Seurat object's variable features). `TRUE` (default): ranked within
 #'   each batch of `group.by` and combined, as the reference CONCORD does with a batch key

@@ -21,7 +21,9 @@
 #   Rscript bench/bench_quality.R [settings=default,reference,knn] \
 #     [datasets=kang_ctrl_5donors,kang_ifnb_muscat,sim_clusters,sim_trajectory,sim_loop,sim_tree] \
 #     [seeds=1,2,3] [threads=1] [topology.cells=300] [out=bench_quality.csv] [peers=TRUE] \
-#     [families=geometry,topology]   (simulations only; default all four)
+#     [families=geometry,topology]   (simulations only; default all four) \
+#     [features=peers]   (real data: "own" trains without `features`, on RunConcord's own
+#                        choice of variable genes; see hvg.by.batch)
 # A setting is a name from `recipes` below or an ad-hoc "name:arg=value;arg=value"
 # (values are parsed as R), e.g. "steps300:min.steps=300;beta=0".
 suppressPackageStartupMessages({
@@ -46,7 +48,8 @@ recipes <- list(
 opt <- bench_options(list(settings = "default,reference,knn",
             datasets = "kang_ctrl_5donors,kang_ifnb_muscat,sim_clusters,sim_trajectory,sim_loop,sim_tree",
             seeds = "1,2,3", threads = "1", topology.cells = "300", out = "bench_quality.csv",
-            peers = "TRUE", data.dir = "../shared/data", families = ""))
+            peers = "TRUE", data.dir = "../shared/data", families = "", features = "peers"))
+if (!opt$features %in% c("peers", "own")) stop("features must be 'peers' or 'own'")
 seeds <- as.integer(split_list(opt$seeds))
 threads <- as.integer(opt$threads)
 topology.cells <- as.integer(opt$topology.cells)
@@ -54,7 +57,9 @@ topology.cells <- as.integer(opt$topology.cells)
 settings <- lapply(split_list(opt$settings), parse_setting, recipes = recipes)
 
 load_real_eval <- function(name) {
-  c(load_real(name, opt$data.dir), list(eval = list(families = c("bio", "batch"))))
+  data <- c(load_real(name, opt$data.dir), list(eval = list(families = c("bio", "batch"))))
+  if (opt$features == "own") data$features <- NULL
+  data
 }
 
 load_sim <- function(structure) {
