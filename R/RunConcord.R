@@ -48,17 +48,21 @@
 #' @param features Features (genes) to train on. Default: the object's variable features
 #'   (Seurat), else the 2000 most variable genes, computed with a message.
 #' @param hvg.by.batch How the most variable genes are chosen when `features` is
-#'   not given (nor a Seurat object's variable features). `TRUE` (default): ranked within
+#'   not given (nor a Seurat object's variable features). `FALSE` (default): genes whose
+#'   variance most exceeds that of genes of similar mean (a loess fit of log variance on
+#'   log mean of the log-normalized values), over all cells pooled. `TRUE`: ranked within
 #'   each batch of `group.by` and combined, as the reference CONCORD does with a batch key
 #'   (scanpy's highly variable genes per batch): genes seen in fewer than 10 cells are
-#'   left out, each batch keeps its 2000 genes whose variance most exceeds that of genes
-#'   of similar mean (a loess fit of log variance on log mean of the log-normalized
-#'   values), and genes are ordered by the number of batches that keep them, then by
-#'   their median rank in those batches. `FALSE`: the same variance model over all cells
-#'   pooled, where genes that only tell batches apart can rank high. Either way the
-#'   engine's one scan of the input computes it (per-batch sums: batches x genes x 32
-#'   bytes), for files and distributed runs alike. Without `group.by` (one batch) both
-#'   are the pooled ranking.
+#'   left out, each batch keeps its 2000 genes by the same variance model, and genes are
+#'   ordered by the number of batches that keep them, then by their median rank in those
+#'   batches; a gene constant within every batch (one that only tells batches apart) is
+#'   never chosen. Pooled is the default because it kept cell types better on
+#'   kang_ctrl_5donors (Total 0.788 against 0.771, 6 seeds, lower with `TRUE` in every
+#'   seed; a simulation with batch-specific genes scored alike either way;
+#'   bench/README.md). Either way the engine's one
+#'   scan of the input computes it (per-batch sums: batches x genes x 32 bytes), for files
+#'   and distributed runs alike. Without `group.by` (one batch) both are the pooled
+#'   ranking.
 #' @param latent.dim Dimensions of the embedding.
 #' @param encoder.dims Widths of the encoder's hidden layers (`integer(0)` for none).
 #' @param epochs Training epochs.
@@ -173,7 +177,7 @@ RunConcord <- function(object, ...) UseMethod("RunConcord")
 
 #' @rdname RunConcord
 #' @export
-RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.batch = TRUE,
+RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.batch = FALSE,
                                latent.dim = 100,
                                encoder.dims = 1000, epochs = 15, batch.size = 256, lr = 0.01,
                                decay.rate = 0.9409, temperature = 0.4, beta = 0,

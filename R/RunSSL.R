@@ -171,7 +171,7 @@ RunSSL <- function(object, ...) UseMethod("RunSSL")
 #' @rdname RunSSL
 #' @export
 RunSSL.default <- function(object, method = "simclr", group.by = NULL, features = NULL,
-                           hvg.by.batch = TRUE,
+                           hvg.by.batch = FALSE,
                            augment = "clear", sampler = NULL,
                            latent.dim = 64, encoder.dims = 128, projection.factor = NULL,
                            epochs = 30, batch.size = 256, lr = 1e-3, weight.decay = 1e-6,

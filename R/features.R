@@ -18,7 +18,8 @@
     features <- if (by.batch) .top_variable_by_batch(genes, scan) else .top_variable(genes, scan$moments)
     if (verbose) {
       message("Using the ", length(features), " most variable genes as features",
-              if (by.batch) paste0(", ranked within each of the ", ncol(scan$batch.moments$mean), " batches"),
+              if (by.batch && length(features) < length(genes))
+                paste0(", ranked within each of the ", ncol(scan$batch.moments$mean), " batches"),
               " (set 'features' to choose them).")
     }
     return(features)

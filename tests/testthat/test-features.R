@@ -69,21 +69,26 @@ test_that("a gene variable in every batch ranks before one variable in one batch
   expect_false("rare" %in% concordR:::.top_variable_by_batch(rownames(x), scan, n = 30L))
 })
 
-test_that("RunConcord ranks variable genes within batches by default, over all cells with hvg.by.batch = FALSE", {
+test_that("RunConcord ranks variable genes over all cells by default, within batches with hvg.by.batch = TRUE", {
   w <- wide_data()
   expect_gt(nrow(w$counts), 2000)
   scan <- concordR:::.scan_input(w$counts, verbose = FALSE, batch = w$batch)
   by.batch <- concordR:::.top_variable_by_batch(rownames(w$counts), scan)
   pooled <- concordR:::.top_variable(rownames(w$counts), scan$moments)
   expect_false(identical(sort(by.batch), sort(pooled)))
-  said <- capture_messages(emb <- run_fast(w$counts, group.by = w$batch, epochs = 1, min.steps = 0, verbose = TRUE))
-  expect_true(any(grepl("2000 most variable genes as features, ranked within each of the 4 batches", said)))
+  said <- capture_messages(emb <- run_fast(w$counts, group.by = w$batch, hvg.by.batch = TRUE, epochs = 1,
+                                           min.steps = 0, verbose = TRUE))
+  expect_true(any(grepl("most variable genes as features, ranked within each of the 4 batches", said)))
   expect_identical(attr(emb, "concord")$features, by.batch)
-  emb <- run_fast(w$counts, group.by = w$batch, hvg.by.batch = FALSE, epochs = 1, min.steps = 0)
+  emb <- run_fast(w$counts, group.by = w$batch, epochs = 1, min.steps = 0)
   expect_identical(attr(emb, "concord")$features, pooled)
   # One batch: the pooled ranking either way.
-  emb <- run_fast(w$counts, epochs = 1, min.steps = 0)
+  emb <- run_fast(w$counts, hvg.by.batch = TRUE, epochs = 1, min.steps = 0)
   expect_identical(attr(emb, "concord")$features, pooled)
+  # RunSSL takes the same choice.
+  emb <- RunSSL(w$counts, group.by = w$batch, hvg.by.batch = TRUE, epochs = 1, min.steps = 0,
+                latent.dim = 8, encoder.dims = 16, threads = 1, verbose = FALSE)
+  expect_identical(attr(emb, "concord")$features, by.batch)
 })
 
 test_that("an .h5ad file read in blocks chooses the same features as the matrix in memory", {
