@@ -9,12 +9,12 @@
     .Call(`_concordR_concord_blas_kernels`)
 }
 
-.concord_scan_new <- function(n_genes) {
-    .Call(`_concordR_concord_scan_new`, n_genes)
+.concord_scan_new <- function(n_genes, n_domains) {
+    .Call(`_concordR_concord_scan_new`, n_genes, n_domains)
 }
 
-.concord_scan_add <- function(scan, p, i, x, scale) {
-    invisible(.Call(`_concordR_concord_scan_add`, scan, p, i, x, scale))
+.concord_scan_add <- function(scan, p, i, x, scale, domain) {
+    invisible(.Call(`_concordR_concord_scan_add`, scan, p, i, x, scale, domain))
 }
 
 .concord_scan_result <- function(scan) {

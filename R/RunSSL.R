@@ -171,6 +171,7 @@ RunSSL <- function(object, ...) UseMethod("RunSSL")
 #' @rdname RunSSL
 #' @export
 RunSSL.default <- function(object, method = "simclr", group.by = NULL, features = NULL,
+                           hvg.by.batch = FALSE,
                            augment = "clear", sampler = NULL,
                            latent.dim = 64, encoder.dims = 128, projection.factor = NULL,
                            epochs = 30, batch.size = 256, lr = 1e-3, weight.decay = 1e-6,
@@ -187,6 +188,7 @@ RunSSL.default <- function(object, method = "simclr", group.by = NULL, features 
   if (is.null(sampler)) sampler <- if (is.null(group.by)) "uniform" else "concord"
   sampler <- .match_choice(sampler, c("uniform", "concord"), "sampler")
   .check_flag(verbose, "verbose")
+  .check_flag(hvg.by.batch, "hvg.by.batch")
   if (is.null(reduction.key)) reduction.key <- paste0(toupper(method), "_")
   .check_string(reduction.key, "reduction.key")
   params <- .ssl_params(
@@ -205,9 +207,11 @@ RunSSL.default <- function(object, method = "simclr", group.by = NULL, features 
                              "give 'group.by' with at least two batches, or leave them out of 'augment'")
   params$n_domains <- nlevels(batch)
   if (.is_modality_list(object)) {
-    return(.train_multimodal(object, batch, features, params, fusion, verbose, reduction.key))
+    return(.train_multimodal(object, batch, features, params, fusion, verbose, reduction.key,
+                             feature.batch = .feature_batch(hvg.by.batch, batch)))
   }
-  .train_embedding(object, batch, features, params, verbose, reduction.key)
+  .train_embedding(object, batch, features, params, verbose, reduction.key,
+                   feature.batch = .feature_batch(hvg.by.batch, batch))
 }
 
 #' @rdname RunSSL

@@ -128,34 +128,6 @@
   out
 }
 
-# The n genes whose variance most exceeds that of genes of similar mean (a loess fit of
-# log variance on log mean), from per-gene moments (.gene_moments()).
-.top_variable <- function(genes, moments, n = 2000L) {
-  if (length(genes) <= n) return(genes)
-  mean <- moments$mean
-  var <- moments$var
-  ok <- mean > 0 & var > 0
-  score <- rep(-Inf, length(genes))
-  fit <- stats::loess(log10(var[ok]) ~ log10(mean[ok]), span = 0.3, degree = 2)
-  score[ok] <- log10(var[ok]) - stats::fitted(fit)
-  genes[order(score, decreasing = TRUE)[seq_len(n)]]
-}
-
-# The n most variable genes of a features x cells matrix's values as given.
-.variable_genes <- function(x, n = 2000L) {
-  x <- .as_dgc(x)
-  .top_variable(rownames(x), .gene_moments(.scan_input(x, verbose = FALSE), log = FALSE), n)
-}
-
-# Per-gene mean and variance (n - 1 denominator) over cells, from a scan (.scan_input()):
-# of the log-normalized values (`log`) or of the values as given.
-.gene_moments <- function(scan, log) {
-  n <- scan$n_cells
-  s <- if (log) scan$log_sum else scan$sum
-  mean <- s / n
-  list(mean = mean, var = pmax((if (log) scan$log_sum_sq else scan$sum_sq) / n - mean^2, 0) * n / max(n - 1, 1))
-}
-
 # A features x cells input with both dimensions and every name, named by default.
 .checked_shape <- function(x) {
   if (ncol(x) == 0L || nrow(x) == 0L) {
@@ -179,9 +151,23 @@
 # One pass over the input in the engine: per-gene sums of the values as given and
 # log-normalized, and the checks of values the engine cannot use. `counts`: every value
 # a whole number (log-normalized data never is), so the input is log-normalized.
-.scan_input <- function(x, verbose) {
-  scan <- .concord_scan_new(nrow(x))
-  .each_block(x, function(p, i, v) .concord_scan_add(scan, p, i, v, .scale_factor))
+# `batch` (a factor, one label per cell): the sums per batch too, for ranking variable
+# genes within each batch ($batch.moments, .batch_moments(); $expressed counts each
+# gene's non-zero cells).
+.scan_input <- function(x, verbose, batch = NULL) {
+  if (!is.null(batch) && (!is.factor(batch) || length(batch) != ncol(x) || anyNA(batch))) {
+    .stop("the batches for choosing features must be a factor with one label per cell (",
+          ncol(x), " cells); got ", .show(batch), ".")
+  }
+  scan <- .concord_scan_new(nrow(x), if (is.null(batch)) 0L else nlevels(batch))
+  domain <- if (is.null(batch)) integer(0) else as.integer(batch) - 1L
+  done <- 0L  # cells scanned: blocks come in the order of the cells
+  .each_block(x, function(p, i, v) {
+    n <- length(p) - 1L
+    .concord_scan_add(scan, p, i, v, .scale_factor, if (is.null(batch)) integer(0) else domain[done + seq_len(n)])
+    done <<- done + n
+  })
+  if (!is.null(batch) && done != ncol(x)) .stop("the input's blocks held ", done, " cells, not ", ncol(x), ".")
   s <- .concord_scan_result(scan)
   if (s$non_finite > 0) {
     .stop("the expression matrix holds ", s$non_finite, " non-finite value(s) (NA, NaN ",
@@ -204,6 +190,10 @@
   }
   s$input <- if (s$counts) .input_counts else .input_lognorm
   s$moments <- .gene_moments(s, log = s$counts)
+  if (!is.null(batch)) {
+    s$batch.moments <- .batch_moments(s, log = s$counts)
+    s[c("domain_sum", "domain_sum_sq", "domain_log_sum", "domain_log_sum_sq")] <- NULL
+  }
   s
 }
 
@@ -217,13 +207,14 @@
 
 # The features x cells dgCMatrix as the engine reads it: checked for values it cannot
 # use, log-normalized if it holds raw counts (recorded in attr(, "input")), with the
-# per-gene moments of its values in attr(, "moments").
-.normalized_input <- function(x, verbose) {
+# per-gene moments of its values in attr(, "scan") (per batch too with `batch`,
+# .scan_input()).
+.normalized_input <- function(x, verbose, batch = NULL) {
   x <- .checked_shape(.as_dgc(x))
-  scan <- .scan_input(x, verbose)
+  scan <- .scan_input(x, verbose, batch)
   if (scan$counts) x <- .log_normalize(x)
   attr(x, "input") <- scan$input
-  attr(x, "moments") <- scan$moments
+  attr(x, "scan") <- scan[c("moments", "batch.moments", "expressed")]
   x
 }
 
@@ -247,38 +238,13 @@
 }
 
 # The matrix to train on: normalized input restricted to `features` (default: the most
-# variable genes).
-.prepare_expression <- function(x, features, verbose) {
-  x <- .normalized_input(x, verbose)
+# variable genes, ranked within each batch of `feature.batch` when it is given).
+.prepare_expression <- function(x, features, verbose, feature.batch = NULL) {
+  x <- .normalized_input(x, verbose, feature.batch)
   input <- attr(x, "input")
-  x <- x[.choose_features(features, rownames(x), attr(x, "moments"), verbose), , drop = FALSE]
+  x <- x[.choose_features(features, rownames(x), attr(x, "scan"), verbose), , drop = FALSE]
   attr(x, "input") <- input
   x
-}
-
-# The features to train on: `features` where the data has them, by default the most
-# variable genes.
-.choose_features <- function(features, genes, moments, verbose) {
-  if (is.null(features)) {
-    features <- .top_variable(genes, moments)
-    if (verbose) message("Using the ", length(features), " most variable genes as features ",
-                         "(set 'features' to choose them).")
-    return(features)
-  }
-  if (!is.character(features) || !length(features) || anyNA(features)) {
-    .stop("'features' must be a non-empty character vector of feature (gene) names without NA; ",
-          "got ", .show(features), ".")
-  }
-  present <- unique(features[features %in% genes])
-  if (length(present) == 0L) {
-    .stop("none of the ", length(features), " requested features is in the data (first: ",
-          paste(utils::head(features, 3), collapse = ", "), "). Check the feature names and assay.")
-  }
-  if (length(present) < length(unique(features))) {
-    warning(length(unique(features)) - length(present), " of the ", length(unique(features)),
-            " requested features are not in the data and are left out.", call. = FALSE)
-  }
-  present
 }
 
 # Rows of `x` in the order of `features`; features the data lacks become rows of zeros.

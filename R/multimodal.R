@@ -115,10 +115,10 @@
 # single-modality input is (log-normalized if counts, `features` or its variable genes),
 # the others as given (e.g. CLR-normalized proteins, negative values allowed), stacked
 # with "<modality>:" prefixed feature names. attr(, "modalities") holds each modality's
-# features.
-.prepare_modalities <- function(x, features, verbose) {
+# features. `feature.batch`: batches to rank the first modality's variable genes within.
+.prepare_modalities <- function(x, features, verbose, feature.batch = NULL) {
   x <- .check_modalities(x)
-  first <- .prepare_expression(x[[1]], features, verbose)
+  first <- .prepare_expression(x[[1]], features, verbose, feature.batch)
   input <- paste0(names(x)[1], ": ", attr(first, "input"), "; ",
                   paste0(names(x)[-1], ": values as given", collapse = "; "))
   x[[1]] <- first
@@ -172,12 +172,13 @@
 # A multimodal training run (RunConcord, RunSSL, RunConcerto) on the modalities `x`: the
 # embedding as the default method returns it, with the modalities' embeddings in
 # attr(, "concord")$modality.embeddings.
-.train_multimodal <- function(x, batch, features, params, fusion, verbose, reduction.key) {
+.train_multimodal <- function(x, batch, features, params, fusion, verbose, reduction.key,
+                              feature.batch = NULL) {
   if (isTRUE(params$n_classes > 0L) || isTRUE(params$decoder)) {
     .stop("'class.by' and 'use.decoder' are not supported with several modalities yet; train ",
           "on one modality for them.")
   }
-  x <- .prepare_modalities(x, features, verbose)
+  x <- .prepare_modalities(x, features, verbose, feature.batch)
   modalities <- attr(x, "modalities")
   params$modality_features <- unname(lengths(modalities))
   params$fusion <- fusion

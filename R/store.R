@@ -5,14 +5,15 @@
 # of an R matrix and reads a file without ever holding all of it in R.
 
 # The training input of `x` (a features x cells matrix, or a file source), restricted to
-# `features` (default: the most variable genes): an object of class "concord_input" with
+# `features` (default: the most variable genes, ranked within each batch of
+# `feature.batch` when it is given): an object of class "concord_input" with
 # the store, its dim and dimnames (features x cells) and attr(, "input"). A DelayedMatrix
 # (an HDF5-backed assay) is read a block of cells at a time, as a file is.
-.prepare_store <- function(x, features, verbose) {
+.prepare_store <- function(x, features, verbose, feature.batch = NULL) {
   if (inherits(x, "DelayedMatrix")) x <- .delayed_source(x)
   x <- .checked_shape(if (inherits(x, "concord_source")) x else .as_dgc(x))
-  scan <- .scan_input(x, verbose)
-  features <- .choose_features(features, rownames(x), scan$moments, verbose)
+  scan <- .scan_input(x, verbose, feature.batch)
+  features <- .choose_features(features, rownames(x), scan, verbose)
   column <- match(rownames(x), features) - 1L
   column[is.na(column)] <- -1L
   store <- .concord_store_new(column, length(features), if (scan$counts) .scale_factor else 0)

@@ -8,7 +8,7 @@
 #   FindVariableFeatures (vst, 2,000 genes), passed to RunConcord as `features`
 #   (RunConcord's own default, without `features`, ranks genes by a loess fit of
 #   log-variance on log-mean of the log-normalized values, not Seurat's vst on counts).
-# - simulations ("sim_<structure>": SimulateCells(<structure>, 2000 cells, 500 genes,
+# - simulations ("sim_<structure>": SimulateCells(<structure>, 2000 cells, `sim.genes` genes,
 #   2 batches, batch effects specific.genes + depth, seed 3)): Betti numbers against the
 #   noise-free structure, both the most persistent (`betti_*`) and the CONCORD
 #   benchmark's mode of each Betti curve (`betti_mode_*`), trustworthiness
@@ -21,7 +21,10 @@
 #   Rscript bench/bench_quality.R [settings=default,reference,knn] \
 #     [datasets=kang_ctrl_5donors,kang_ifnb_muscat,sim_clusters,sim_trajectory,sim_loop,sim_tree] \
 #     [seeds=1,2,3] [threads=1] [topology.cells=300] [out=bench_quality.csv] [peers=TRUE] \
-#     [families=geometry,topology]   (simulations only; default all four)
+#     [families=geometry,topology]   (simulations only; default all four) \
+#     [sim.genes=500] \
+#     [features=peers]   (real data: "own" trains without `features`, on RunConcord's own
+#                        choice of variable genes; see hvg.by.batch)
 # A setting is a name from `recipes` below or an ad-hoc "name:arg=value;arg=value"
 # (values are parsed as R), e.g. "steps300:min.steps=300;beta=0".
 suppressPackageStartupMessages({
@@ -46,7 +49,8 @@ recipes <- list(
 opt <- bench_options(list(settings = "default,reference,knn",
             datasets = "kang_ctrl_5donors,kang_ifnb_muscat,sim_clusters,sim_trajectory,sim_loop,sim_tree",
             seeds = "1,2,3", threads = "1", topology.cells = "300", out = "bench_quality.csv",
-            peers = "TRUE", data.dir = "../shared/data", families = ""))
+            peers = "TRUE", data.dir = "../shared/data", families = "", features = "peers", sim.genes = "500"))
+if (!opt$features %in% c("peers", "own")) stop("features must be 'peers' or 'own'")
 seeds <- as.integer(split_list(opt$seeds))
 threads <- as.integer(opt$threads)
 topology.cells <- as.integer(opt$topology.cells)
@@ -54,11 +58,13 @@ topology.cells <- as.integer(opt$topology.cells)
 settings <- lapply(split_list(opt$settings), parse_setting, recipes = recipes)
 
 load_real_eval <- function(name) {
-  c(load_real(name, opt$data.dir), list(eval = list(families = c("bio", "batch"))))
+  data <- c(load_real(name, opt$data.dir), list(eval = list(families = c("bio", "batch"))))
+  if (opt$features == "own") data$features <- NULL
+  data
 }
 
 load_sim <- function(structure) {
-  sim <- SimulateCells(structure, n.cells = 2000, n.genes = 500, n.batches = 2,
+  sim <- SimulateCells(structure, n.cells = 2000, n.genes = as.integer(opt$sim.genes), n.batches = 2,
                        batch.effect = c("specific.genes", "depth"), seed = 3, threads = threads)
   truth <- prcomp(t(as.matrix(assay(sim, "truth"))), rank. = 20)$x
   label <- if (!all(is.na(sim$state))) sim$state

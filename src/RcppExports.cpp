@@ -38,19 +38,20 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_scan_new
-SEXP concord_scan_new(int n_genes);
-RcppExport SEXP _concordR_concord_scan_new(SEXP n_genesSEXP) {
+SEXP concord_scan_new(int n_genes, int n_domains);
+RcppExport SEXP _concordR_concord_scan_new(SEXP n_genesSEXP, SEXP n_domainsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< int >::type n_genes(n_genesSEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_scan_new(n_genes));
+    Rcpp::traits::input_parameter< int >::type n_domains(n_domainsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_scan_new(n_genes, n_domains));
     return rcpp_result_gen;
 END_RCPP
 }
 // concord_scan_add
-void concord_scan_add(SEXP scan, Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x, double scale);
-RcppExport SEXP _concordR_concord_scan_add(SEXP scanSEXP, SEXP pSEXP, SEXP iSEXP, SEXP xSEXP, SEXP scaleSEXP) {
+void concord_scan_add(SEXP scan, Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x, double scale, Rcpp::IntegerVector domain);
+RcppExport SEXP _concordR_concord_scan_add(SEXP scanSEXP, SEXP pSEXP, SEXP iSEXP, SEXP xSEXP, SEXP scaleSEXP, SEXP domainSEXP) {
 BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type scan(scanSEXP);
@@ -58,7 +59,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
     Rcpp::traits::input_parameter< double >::type scale(scaleSEXP);
-    concord_scan_add(scan, p, i, x, scale);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type domain(domainSEXP);
+    concord_scan_add(scan, p, i, x, scale, domain);
     return R_NilValue;
 END_RCPP
 }
@@ -463,8 +465,8 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_augment_view", (DL_FUNC) &_concordR_concord_augment_view, 7},
     {"_concordR_concord_blas_kernels", (DL_FUNC) &_concordR_concord_blas_kernels, 0},
-    {"_concordR_concord_scan_new", (DL_FUNC) &_concordR_concord_scan_new, 1},
-    {"_concordR_concord_scan_add", (DL_FUNC) &_concordR_concord_scan_add, 5},
+    {"_concordR_concord_scan_new", (DL_FUNC) &_concordR_concord_scan_new, 2},
+    {"_concordR_concord_scan_add", (DL_FUNC) &_concordR_concord_scan_add, 6},
     {"_concordR_concord_scan_result", (DL_FUNC) &_concordR_concord_scan_result, 1},
     {"_concordR_concord_store_new", (DL_FUNC) &_concordR_concord_store_new, 3},
     {"_concordR_concord_store_append", (DL_FUNC) &_concordR_concord_store_append, 5},

@@ -33,14 +33,39 @@ void check_block(const CellBlock& b, int n_genes) {
 
 }  // namespace
 
-GeneMoments::GeneMoments(int n_genes)
-    : sum(n_genes, 0.0), sum_sq(n_genes, 0.0), log_sum(n_genes, 0.0), log_sum_sq(n_genes, 0.0) {}
+GeneMoments::GeneMoments(int n_genes, int n_domains)
+    : sum(n_genes, 0.0),
+      sum_sq(n_genes, 0.0),
+      log_sum(n_genes, 0.0),
+      log_sum_sq(n_genes, 0.0),
+      expressed(n_genes, 0),
+      n_domains(n_domains) {
+  if (n_genes < 0 || n_domains < 0) throw std::invalid_argument("gene moments need non-negative sizes");
+  const size_t cells = static_cast<size_t>(n_domains) * static_cast<size_t>(n_genes);
+  domain_cells.assign(n_domains, 0);
+  domain_sum.assign(cells, 0.0);
+  domain_sum_sq.assign(cells, 0.0);
+  domain_log_sum.assign(cells, 0.0);
+  domain_log_sum_sq.assign(cells, 0.0);
+}
 
-void GeneMoments::add(const CellBlock& b, double scale) {
-  check_block(b, static_cast<int>(sum.size()));
+void GeneMoments::add(const CellBlock& b, double scale, const int* domain) {
+  const int n_genes = static_cast<int>(sum.size());
+  check_block(b, n_genes);
+  if (n_domains > 0) {
+    if (domain == nullptr) throw std::invalid_argument("gene moments per domain need each cell's domain");
+    for (int c = 0; c < b.n_cells; ++c) {
+      if (domain[c] < 0 || domain[c] >= n_domains) {
+        throw std::invalid_argument("a cell's domain " + std::to_string(domain[c]) + " is outside [0, " +
+                                    std::to_string(n_domains) + ")");
+      }
+    }
+  }
   constexpr double float_max = std::numeric_limits<float>::max();
   for (int c = 0; c < b.n_cells; ++c) {
     const double f = normalize_factor(cell_total(b, c), scale);
+    // The domain's slice of the per-domain sums (offset 0 and unused without domains).
+    const size_t at = n_domains > 0 ? static_cast<size_t>(domain[c]) * static_cast<size_t>(n_genes) : 0;
     for (int k = b.p[c] - b.p[0]; k < b.p[c + 1] - b.p[0]; ++k) {
       const double v = b.values[k];
       if (!std::isfinite(v)) {
@@ -57,7 +82,15 @@ void GeneMoments::add(const CellBlock& b, double scale) {
       const double l = std::log1p(v * f);
       log_sum[g] += l;
       log_sum_sq[g] += l * l;
+      if (v != 0) ++expressed[g];
+      if (n_domains > 0) {
+        domain_sum[at + g] += v;
+        domain_sum_sq[at + g] += v * v;
+        domain_log_sum[at + g] += l;
+        domain_log_sum_sq[at + g] += l * l;
+      }
     }
+    if (n_domains > 0) ++domain_cells[domain[c]];
   }
   n_cells += b.n_cells;
 }

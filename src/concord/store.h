@@ -26,20 +26,30 @@ struct CellBlock {
 // What one pass over the input learns before anything is kept: per-gene sums of the
 // values as given and of their log-normalized form (for the choice of variable genes
 // either way), and the values training cannot use or that decide the normalization.
+// With domains (batches), the same sums are kept per domain too, so that variable genes
+// can be ranked within each batch (as the reference's feature selection does) from the
+// same pass: n_domains x n_genes x 4 doubles more.
 struct GeneMoments {
-  explicit GeneMoments(int n_genes);
+  explicit GeneMoments(int n_genes, int n_domains = 0);
   // Adds the block's cells. `scale` is the log-normalization's target total
-  // (log1p(value / cell total * scale)).
-  void add(const CellBlock& b, double scale);
+  // (log1p(value / cell total * scale)). `domain`: each of the block's cells' domain in
+  // [0, n_domains), required when there are domains and ignored otherwise.
+  void add(const CellBlock& b, double scale, const int* domain = nullptr);
 
   int64_t n_cells = 0;
   std::vector<double> sum, sum_sq;          // values as given
   std::vector<double> log_sum, log_sum_sq;  // log-normalized
+  std::vector<int64_t> expressed;           // cells with a non-zero value, per gene
   int64_t non_finite = 0;   // NA, NaN, Inf
   int64_t negative = 0;
   int64_t too_large = 0;    // above float32's largest
   int64_t fractional = 0;   // not whole numbers: not counts
   double largest = 0;
+
+  // Per domain, domain-major (domain d's gene g at d * n_genes + g); empty without domains.
+  int n_domains = 0;
+  std::vector<int64_t> domain_cells;
+  std::vector<double> domain_sum, domain_sum_sq, domain_log_sum, domain_log_sum_sq;
 };
 
 class CsrStore {

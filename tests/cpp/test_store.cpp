@@ -99,3 +99,52 @@ TEST_CASE("the store refuses blocks and feature maps of the wrong shape", "[stor
   GeneMoments m(4);
   CHECK_THROWS_AS(m.add(CellBlock{3, 4, x.p.data(), genes.data(), x.values.data()}, 1e4), std::invalid_argument);
 }
+
+TEST_CASE("gene moments per domain sum each domain's cells, and add up to the moments of all cells", "[store]") {
+  const Counts x;
+  // Cells 0 and 2 in domain 1, the empty cell 1 in domain 0.
+  const std::vector<int> domain{1, 0, 1};
+  GeneMoments once(4, 2), blocks(4, 2);
+  once.add(x.all(), 1e4, domain.data());
+  blocks.add(x.slice(0, 1), 1e4, domain.data());
+  blocks.add(x.slice(1, 3), 1e4, domain.data() + 1);
+  for (const GeneMoments* m : {&once, &blocks}) {
+    CHECK(m->n_domains == 2);
+    CHECK(m->domain_cells == std::vector<int64_t>{1, 2});
+    // Domain 0 holds only an empty cell; domain 1 holds every value.
+    CHECK(std::vector<double>(m->domain_sum.begin(), m->domain_sum.begin() + 4) == std::vector<double>{0, 0, 0, 0});
+    CHECK(std::vector<double>(m->domain_sum.begin() + 4, m->domain_sum.end()) == m->sum);
+    CHECK(std::vector<double>(m->domain_sum_sq.begin() + 4, m->domain_sum_sq.end()) == m->sum_sq);
+    CHECK(std::vector<double>(m->domain_log_sum.begin() + 4, m->domain_log_sum.end()) == m->log_sum);
+    CHECK(std::vector<double>(m->domain_log_sum_sq.begin() + 4, m->domain_log_sum_sq.end()) == m->log_sum_sq);
+    CHECK(m->expressed == std::vector<int64_t>{1, 1, 1, 2});
+  }
+  CHECK(once.domain_log_sum == blocks.domain_log_sum);
+
+  // Cells split over the domains: each domain's sums are its own cells' only.
+  GeneMoments split(4, 3);
+  const std::vector<int> apart{2, 1, 0};
+  split.add(x.all(), 1e4, apart.data());
+  CHECK(split.domain_sum[2 * 4 + 3] == 5);  // cell 0 (domain 2), gene 3
+  CHECK(split.domain_sum[0 * 4 + 3] == 6);  // cell 2 (domain 0), gene 3
+  CHECK(split.domain_sum[0 * 4 + 1] == 2);
+  CHECK(split.domain_log_sum[2 * 4 + 0] == std::log1p(1.0 / 10.0 * 1e4));
+  CHECK(split.domain_cells == std::vector<int64_t>{1, 1, 1});
+
+  // Without domains nothing is kept per domain, and the pooled sums are the same.
+  GeneMoments pooled(4);
+  pooled.add(x.all(), 1e4);
+  CHECK(pooled.domain_sum.empty());
+  CHECK(pooled.log_sum == once.log_sum);
+}
+
+TEST_CASE("gene moments per domain refuse missing or out-of-range domains", "[store]") {
+  const Counts x;
+  GeneMoments m(4, 2);
+  CHECK_THROWS_AS(m.add(x.all(), 1e4), std::invalid_argument);
+  const std::vector<int> bad{0, 2, 1}, negative{0, -1, 1};
+  CHECK_THROWS_AS(m.add(x.all(), 1e4, bad.data()), std::invalid_argument);
+  CHECK_THROWS_AS(m.add(x.all(), 1e4, negative.data()), std::invalid_argument);
+  CHECK(m.n_cells == 0);  // a refused block adds nothing
+  CHECK_THROWS_AS(GeneMoments(4, -1), std::invalid_argument);
+}

@@ -116,6 +116,34 @@ test_that("a rank that dies stops the others with a clear error instead of a han
   expect_false(file.exists(file.path(out, "rank1.rds")))
 })
 
+test_that("every rank chooses the same variable genes, ranked within batches", {
+  out <- tempfile()
+  dir.create(out)
+  on.exit(unlink(out, recursive = TRUE))
+  # More genes than the 2,000 kept: the genes twice, the copies thinned.
+  wide <- c(
+    "w <- d$counts[, keep]",
+    "copy <- w",
+    "copy@x <- floor(copy@x / 2)",
+    "rownames(copy) <- paste0(rownames(w), '-copy')",
+    "wide <- Matrix::drop0(rbind(w, copy))"
+  )
+  res <- run_ranks(c(wide,
+    "emb <- RunConcord(wide, group.by = batch, hvg.by.batch = TRUE, latent.dim = 4, encoder.dims = 16,",
+    "                  epochs = 1, min.steps = 2, batch.size = 32, threads = 1, verbose = FALSE)",
+    "saveRDS(attr(emb, 'concord')$features, file.path(out, paste0('rank', Sys.getenv('RANK'), '.rds')))"
+  ), out)
+  expect_equal(res$status, 0L, info = res$output)
+  d <- bundled()
+  keep <- unlist(lapply(split(seq_len(ncol(d$counts)), d$meta$batch), utils::head, 60))
+  eval(parse(text = wide))
+  scan <- concordR:::.scan_input(wide, FALSE, batch = factor(d$meta$batch[keep]))
+  expected <- concordR:::.top_variable_by_batch(rownames(wide), scan)
+  expect_lt(length(expected), nrow(wide))
+  expect_identical(readRDS(file.path(out, "rank0.rds")), expected)
+  expect_identical(readRDS(file.path(out, "rank1.rds")), expected)
+})
+
 test_that("ranks given different settings stop with an error saying so", {
   out <- tempfile()
   dir.create(out)
