@@ -3,11 +3,13 @@
 #include <cmath>
 #include <limits>
 
+#include "dense.h"
+
 namespace concord {
 
 torch::Tensor clip_loss(const torch::Tensor& a, const torch::Tensor& b, double temperature) {
   const auto unit = torch::nn::functional::NormalizeFuncOptions().dim(1);
-  const torch::Tensor logits = torch::mm(torch::nn::functional::normalize(a, unit),
+  const torch::Tensor logits = split_mm(torch::nn::functional::normalize(a, unit),
                                          torch::nn::functional::normalize(b, unit).t()) / temperature;
   const torch::Tensor targets = torch::arange(a.size(0), torch::TensorOptions().device(a.device()).dtype(torch::kLong));
   return 0.5 * (torch::nn::functional::cross_entropy(logits, targets) +
@@ -20,7 +22,7 @@ torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double t
   const auto opts = torch::TensorOptions().device(z1.device());
   torch::Tensor z = torch::nn::functional::normalize(
       torch::cat({z1, z2}, 0), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  torch::Tensor logits = torch::mm(z, z.t()) / temperature;
+  torch::Tensor logits = split_mm(z, z.t()) / temperature;
 
   torch::Tensor self = torch::eye(2 * b, opts.dtype(torch::kBool));
   torch::Tensor targets = torch::cat({torch::arange(b, 2 * b, opts.dtype(torch::kLong)),

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "dense.h"
 #include "kernels.h"
 
 namespace concord {
@@ -102,12 +103,14 @@ EncoderImpl::EncoderImpl(int n_genes, const ModelOptions& o)
 }
 
 torch::Tensor EncoderImpl::rest(const torch::Tensor& first_out) {
-  if (bodies_.empty()) return body_->forward(first_out);
-  std::vector<torch::Tensor> z{body_->forward(first_out.narrow(1, 0, hidden_))};
+  if (bodies_.empty()) return forward_split(body_, first_out);
+  std::vector<torch::Tensor> z{forward_split(body_, first_out.narrow(1, 0, hidden_))};
   for (size_t k = 0; k < bodies_.size(); ++k)
-    z.push_back(bodies_[k]->forward(first_out.narrow(1, static_cast<int64_t>(k + 1) * hidden_, hidden_)));
+    z.push_back(forward_split(bodies_[k], first_out.narrow(1, static_cast<int64_t>(k + 1) * hidden_, hidden_)));
   return torch::cat(z, 1);
 }
+
+torch::Tensor EncoderImpl::decode_layers(const torch::Tensor& input) { return forward_split(decoder_, input); }
 
 std::vector<torch::Tensor> EncoderImpl::modalities(const torch::Tensor& z) const {
   return z.split(latent_dim_, 1);

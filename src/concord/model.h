@@ -54,7 +54,7 @@ class EncoderImpl : public torch::nn::Module {
   bool has_classifier() const { return !classifier_.is_empty(); }
   // Expression (cells x genes) decoded from embeddings and domain codes (decoder only).
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& domains) {
-    return decoder_->forward(torch::cat({z, domain_embedding_->forward(domains)}, 1));
+    return decode_layers(torch::cat({z, domain_embedding_->forward(domains)}, 1));
   }
   bool has_decoder() const { return !decoder_.is_empty(); }
 
@@ -67,6 +67,8 @@ class EncoderImpl : public torch::nn::Module {
   torch::Tensor& bias_in() { return bias_in_; }
 
  private:
+  torch::Tensor decode_layers(const torch::Tensor& input);
+
   torch::Tensor weight_in_;
   torch::Tensor bias_in_;
   torch::nn::Sequential body_;

@@ -10,6 +10,7 @@
 
 #include "adam.h"
 #include "augment.h"
+#include "dense.h"
 #include "distributed.h"
 #include "kernels.h"
 #include "knn.h"
@@ -61,6 +62,7 @@ torch::Device device_of(const std::string& device) {
 std::vector<float> embed(Method& method, Encoder& encoder, const CsrView& x, int chunk, bool sparse, int threads,
                          const InterruptFn& interrupted) {
   torch::NoGradGuard no_grad;
+  DenseThreads dense(threads);
   encoder->eval();
   method.set_training(false);
   const int dim = method.embedding_dim(encoder);
@@ -240,6 +242,7 @@ class Trainer {
 
   TrainResult run(const TrainCallbacks& cb) {
     result_.threads = threads_;
+    DenseThreads dense(threads_);
     const bool uniform = o_.sampler_kind == SamplerKind::uniform;
     const bool balanced = o_.sampler_kind == SamplerKind::balanced;
     const bool knn_mode = !uniform && !balanced && o_.sampler.p_intra_knn > 0;
