@@ -37,8 +37,12 @@
     .Call(`_concordR_concord_neighbour_intersection`, x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads)
 }
 
-.concord_knn <- function(data, query, k, metric, exact_max, threads) {
-    .Call(`_concordR_concord_knn`, data, query, k, metric, exact_max, threads)
+.concord_knn <- function(data, query, k, metric, exact_max, threads, nlist = 0L, nprobe = 10L) {
+    .Call(`_concordR_concord_knn`, data, query, k, metric, exact_max, threads, nlist, nprobe)
+}
+
+.concord_knn_graph <- function(x, k, exact_max, threads, nlist = 0L, nprobe = 0L) {
+    .Call(`_concordR_concord_knn_graph`, x, k, exact_max, threads, nlist, nprobe)
 }
 
 .concord_silhouette <- function(x, labels, n_labels, threads) {

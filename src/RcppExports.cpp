@@ -132,8 +132,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_knn
-Rcpp::List concord_knn(Rcpp::NumericMatrix data, Rcpp::NumericMatrix query, int k, std::string metric, double exact_max, int threads);
-RcppExport SEXP _concordR_concord_knn(SEXP dataSEXP, SEXP querySEXP, SEXP kSEXP, SEXP metricSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP) {
+Rcpp::List concord_knn(Rcpp::NumericMatrix data, Rcpp::NumericMatrix query, int k, std::string metric, double exact_max, int threads, int nlist, int nprobe);
+RcppExport SEXP _concordR_concord_knn(SEXP dataSEXP, SEXP querySEXP, SEXP kSEXP, SEXP metricSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP, SEXP nlistSEXP, SEXP nprobeSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -143,7 +143,25 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< std::string >::type metric(metricSEXP);
     Rcpp::traits::input_parameter< double >::type exact_max(exact_maxSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_knn(data, query, k, metric, exact_max, threads));
+    Rcpp::traits::input_parameter< int >::type nlist(nlistSEXP);
+    Rcpp::traits::input_parameter< int >::type nprobe(nprobeSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_knn(data, query, k, metric, exact_max, threads, nlist, nprobe));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_knn_graph
+Rcpp::List concord_knn_graph(Rcpp::NumericMatrix x, int k, double exact_max, int threads, int nlist, int nprobe);
+RcppExport SEXP _concordR_concord_knn_graph(SEXP xSEXP, SEXP kSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP, SEXP nlistSEXP, SEXP nprobeSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type k(kSEXP);
+    Rcpp::traits::input_parameter< double >::type exact_max(exact_maxSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< int >::type nlist(nlistSEXP);
+    Rcpp::traits::input_parameter< int >::type nprobe(nprobeSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_knn_graph(x, k, exact_max, threads, nlist, nprobe));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -470,7 +488,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_store_append", (DL_FUNC) &_concordR_concord_store_append, 5},
     {"_concordR_concord_store_free", (DL_FUNC) &_concordR_concord_store_free, 1},
     {"_concordR_concord_neighbour_intersection", (DL_FUNC) &_concordR_concord_neighbour_intersection, 10},
-    {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
+    {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 8},
+    {"_concordR_concord_knn_graph", (DL_FUNC) &_concordR_concord_knn_graph, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},
     {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 5},
     {"_concordR_concord_kbet_statistics", (DL_FUNC) &_concordR_concord_kbet_statistics, 3},
