@@ -49,8 +49,8 @@
     .Call(`_concordR_concord_silhouette`, x, labels, n_labels, threads)
 }
 
-.concord_lisi <- function(index, distance, labels, n_labels, perplexity) {
-    .Call(`_concordR_concord_lisi`, index, distance, labels, n_labels, perplexity)
+.concord_lisi <- function(index, distance, labels, n_labels, perplexity, threads = 1L) {
+    .Call(`_concordR_concord_lisi`, index, distance, labels, n_labels, perplexity, threads)
 }
 
 .concord_kbet_statistics <- function(index, labels, freq) {

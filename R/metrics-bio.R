@@ -59,15 +59,38 @@
   ))$membership
 }
 
+# lapply() over X in up to `workers` forked processes (Unix; elsewhere, or with one
+# worker, sequential). For the Leiden resolutions, which are independent: each call
+# sets its own seed, so the results equal the sequential ones. Children inherit the
+# parent's random state untouched (mc.set.seed = FALSE) and hand back only what FUN
+# returns; an error in one is raised here.
+.parallel_lapply <- function(X, FUN, workers) {
+  workers <- min(as.integer(workers), length(X))
+  if (workers < 2L || .Platform$OS.type != "unix") return(lapply(X, FUN))
+  # mclapply's own warning about failed calls is replaced by the error below.
+  out <- suppressWarnings(parallel::mclapply(X, FUN, mc.cores = workers, mc.preschedule = FALSE,
+                                             mc.set.seed = FALSE))
+  failed <- vapply(out, function(o) inherits(o, "try-error") || is.null(o), logical(1))
+  if (any(failed)) {
+    first <- out[[which(failed)[1L]]]
+    .stop("a parallel worker failed",
+          if (inherits(first, "try-error")) paste0(": ", conditionMessage(attr(first, "condition")))
+          else " (killed, perhaps out of memory)",
+          "; run again with threads = 1 to work sequentially.")
+  }
+  out
+}
+
 # Clusters of the embedding's kNN graph at each resolution, each scored by `score`
 # (clusters -> c(NMI, ARI)); the scores of the clustering of best NMI, as scIB reports.
+# The resolutions run in parallel on up to `threads` forked workers.
 .clustering_curve <- function(ctx, score) {
   g <- .fuzzy_graph(ctx$knn, ctx$n.neighbors)
-  rows <- lapply(ctx$resolutions, function(r) {
+  rows <- .parallel_lapply(ctx$resolutions, function(r) {
     cl <- .leiden(g, r, ctx$seed)
     s <- score(cl)
     data.frame(resolution = r, clusters = max(cl), NMI = s[["NMI"]], ARI = s[["ARI"]])
-  })
+  }, ctx$threads)
   curve <- do.call(rbind, rows)
   best <- which.max(curve$NMI)
   list(scores = c(NMI = curve$NMI[best], ARI = curve$ARI[best]), clustering = curve)
@@ -99,7 +122,7 @@
 }
 
 .lisi_scaled <- function(ctx, f, clisi) {
-  l <- .concord_lisi(ctx$knn$index, ctx$knn$distance, as.integer(f), nlevels(f), ctx$perplexity)
+  l <- .concord_lisi(ctx$knn$index, ctx$knn$distance, as.integer(f), nlevels(f), ctx$perplexity, ctx$threads)
   m <- stats::median(l)
   if (clisi) (nlevels(f) - m) / (nlevels(f) - 1) else (m - 1) / (nlevels(f) - 1)
 }

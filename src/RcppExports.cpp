@@ -180,8 +180,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_lisi
-Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance, Rcpp::IntegerVector labels, int n_labels, double perplexity);
-RcppExport SEXP _concordR_concord_lisi(SEXP indexSEXP, SEXP distanceSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP perplexitySEXP) {
+Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance, Rcpp::IntegerVector labels, int n_labels, double perplexity, int threads);
+RcppExport SEXP _concordR_concord_lisi(SEXP indexSEXP, SEXP distanceSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP perplexitySEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -190,7 +190,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
     Rcpp::traits::input_parameter< int >::type n_labels(n_labelsSEXP);
     Rcpp::traits::input_parameter< double >::type perplexity(perplexitySEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_lisi(index, distance, labels, n_labels, perplexity));
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_lisi(index, distance, labels, n_labels, perplexity, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -491,7 +492,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 8},
     {"_concordR_concord_knn_graph", (DL_FUNC) &_concordR_concord_knn_graph, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},
-    {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 5},
+    {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 6},
     {"_concordR_concord_kbet_statistics", (DL_FUNC) &_concordR_concord_kbet_statistics, 3},
     {"_concordR_concord_label_connectivity", (DL_FUNC) &_concordR_concord_label_connectivity, 3},
     {"_concordR_concord_majority_label", (DL_FUNC) &_concordR_concord_majority_label, 3},

@@ -47,12 +47,12 @@ Rcpp::NumericVector concord_silhouette(Rcpp::NumericMatrix x, Rcpp::IntegerVecto
 
 // [[Rcpp::export(.concord_lisi)]]
 Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance,
-                                 Rcpp::IntegerVector labels, int n_labels, double perplexity) {
+                                 Rcpp::IntegerVector labels, int n_labels, double perplexity, int threads = 1) {
   return glue::engine_call([&] {
     const std::vector<int64_t> nb = knn_rows(index);
     const std::vector<float> d = rows_of(distance);
     const std::vector<int> l = codes(labels, index.nrow());
-    return Rcpp::wrap(concord::lisi(nb.data(), d.data(), index.nrow(), index.ncol(), l.data(), n_labels, perplexity));
+    return Rcpp::wrap(concord::lisi(nb.data(), d.data(), index.nrow(), index.ncol(), l.data(), n_labels, perplexity, threads));
   });
 }
 

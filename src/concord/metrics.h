@@ -21,8 +21,9 @@ std::vector<double> silhouette_samples(const float* x, int64_t n, int dim, const
 // Local inverse Simpson's index of each point (Korsunsky et al. 2019, harmony's
 // compute_lisi): Gaussian weights over the k neighbours with a bandwidth found by
 // bisection so that their entropy is log(perplexity); LISI = 1 / sum_l (weight of l)^2.
+// Points are split over `threads`; the result does not depend on them.
 std::vector<double> lisi(const int64_t* knn, const float* dist, int64_t n, int k, const int* labels,
-                         int n_labels, double perplexity);
+                         int n_labels, double perplexity, int threads = 1);
 
 // Pearson's chi-squared statistic of each point's neighbourhood composition against
 // the expected label frequencies `freq` (kBET, Buttner et al. 2019).
