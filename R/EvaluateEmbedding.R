@@ -65,6 +65,12 @@
 #' Aggregates as in scIB: `Bio` = mean of the bio metrics, `Batch` = mean of the batch
 #' metrics, `Total` = 0.6 `Bio` + 0.4 `Batch` (NA metrics are left out of the means).
 #'
+#' Neighbours: one search serves the families (90 per cell, for LISI; the first
+#' `n.neighbors` make the kNN graph). It is exact up to 20,000 cells; above, it takes
+#' the candidates of Faiss's IVF-Flat index with sqrt(n) k-means cells and 10 probed
+#' per cell (as CONCORD's own kNN), compared by matrix products a cell at a time, and
+#' reports exact distances (bench/README.md has its recall against exact search).
+#'
 #' Degenerate input never scores well: an embedding with every cell at one point gives a
 #' warning and NA for every metric; a cell type whose cells all coincide, or an
 #' embedding without variance, leaves `ASW_batch` and `PCR_batch` NA rather than
@@ -100,7 +106,9 @@
 #' @param proxy.resolution Leiden resolution of the within-batch pseudo-labels of the
 #'   `"proxy"` family (scCRAFT's low resolution, 0.5).
 #' @param seed Seed of every subsample and of Leiden; the user's random state is kept.
-#' @param threads CPU threads of the compiled loops and Faiss.
+#' @param threads CPU threads of the compiled loops and the neighbour search, and
+#'   the number of Leiden resolutions clustered at once (in forked processes on Linux
+#'   and macOS; one at a time on Windows). The scores do not depend on it.
 #' @param verbose Report each family and its run time.
 #' @param ... Arguments passed to the default method; unknown names are an error.
 #'
