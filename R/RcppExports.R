@@ -69,6 +69,10 @@
     .Call(`_concordR_concord_fuzzy_weights`, distance)
 }
 
+.concord_fuzzy_union <- function(index, weights) {
+    .Call(`_concordR_concord_fuzzy_union`, index, weights)
+}
+
 .concord_trustworthiness <- function(reference, embedding, ks, threads) {
     .Call(`_concordR_concord_trustworthiness`, reference, embedding, ks, threads)
 }

@@ -37,18 +37,17 @@
 }
 
 # The kNN graph with UMAP's fuzzy edge weights, symmetrised as a fuzzy union
-# (w + w' - w w'), the graph scanpy builds and scIB clusters.
+# (w + w' - w w'), the graph scanpy builds and scIB clusters. The edges come from the
+# engine in the order graph_from_adjacency_matrix() would add them from the symmetric
+# sparse matrix, without building that matrix (several copies at a million cells).
 .fuzzy_graph <- function(knn, n.neighbors) {
   .require("igraph", "for Leiden clustering of the kNN graph")
   k <- min(n.neighbors, ncol(knn$index))
   index <- knn$index[, seq_len(k), drop = FALSE]
   w <- .concord_fuzzy_weights(knn$distance[, seq_len(k), drop = FALSE])
-  ok <- !is.na(index)
-  n <- nrow(index)
-  m <- Matrix::sparseMatrix(i = row(index)[ok], j = index[ok], x = w[ok], dims = c(n, n))
-  tm <- Matrix::t(m)
-  sym <- m + tm - m * tm
-  igraph::graph_from_adjacency_matrix(sym, mode = "undirected", weighted = TRUE, diag = FALSE)
+  e <- .concord_fuzzy_union(index, w)
+  g <- igraph::make_empty_graph(n = nrow(index), directed = FALSE)
+  igraph::add_edges(g, e$ends, attr = list(weight = e$weight))
 }
 
 # Leiden clusters (modularity) of a weighted graph, seeded.

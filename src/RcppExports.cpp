@@ -245,6 +245,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// concord_fuzzy_union
+Rcpp::List concord_fuzzy_union(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix weights);
+RcppExport SEXP _concordR_concord_fuzzy_union(SEXP indexSEXP, SEXP weightsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerMatrix >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type weights(weightsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_fuzzy_union(index, weights));
+    return rcpp_result_gen;
+END_RCPP
+}
 // concord_trustworthiness
 Rcpp::NumericVector concord_trustworthiness(Rcpp::NumericMatrix reference, Rcpp::NumericMatrix embedding, std::vector<int> ks, int threads);
 RcppExport SEXP _concordR_concord_trustworthiness(SEXP referenceSEXP, SEXP embeddingSEXP, SEXP ksSEXP, SEXP threadsSEXP) {
@@ -497,6 +509,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_label_connectivity", (DL_FUNC) &_concordR_concord_label_connectivity, 3},
     {"_concordR_concord_majority_label", (DL_FUNC) &_concordR_concord_majority_label, 3},
     {"_concordR_concord_fuzzy_weights", (DL_FUNC) &_concordR_concord_fuzzy_weights, 1},
+    {"_concordR_concord_fuzzy_union", (DL_FUNC) &_concordR_concord_fuzzy_union, 2},
     {"_concordR_concord_trustworthiness", (DL_FUNC) &_concordR_concord_trustworthiness, 4},
     {"_concordR_concord_pairwise_distances", (DL_FUNC) &_concordR_concord_pairwise_distances, 2},
     {"_concordR_concord_kendall", (DL_FUNC) &_concordR_concord_kendall, 2},

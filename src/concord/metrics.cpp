@@ -222,6 +222,50 @@ std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int*
   return out;
 }
 
+UndirectedEdges fuzzy_union(const int64_t* knn, const double* weights, int64_t n, int k) {
+  check_knn(knn, n, k, n);
+  // Every directed edge under its lower end, tagged with its direction.
+  struct Half {
+    int64_t hi;
+    double w;
+    bool forward;  // lo -> hi (else hi -> lo)
+  };
+  std::vector<int64_t> start(n + 1, 0);
+  for (int64_t i = 0; i < n * k; ++i) {
+    const int64_t j = knn[i], from = i / k;
+    if (j >= 0 && j != from) ++start[std::min(from, j) + 1];
+  }
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  std::vector<Half> half(start[n]);
+  {
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n * k; ++i) {
+      const int64_t j = knn[i], from = i / k;
+      if (j < 0 || j == from) continue;
+      const int64_t lo = std::min(from, j);
+      half[fill[lo]++] = Half{std::max(from, j), weights[i], from == lo};
+    }
+  }
+  UndirectedEdges out;
+  out.from.reserve(half.size());
+  out.to.reserve(half.size());
+  out.weight.reserve(half.size());
+  for (int64_t lo = 0; lo < n; ++lo) {
+    auto first = half.begin() + start[lo], last = half.begin() + start[lo + 1];
+    std::sort(first, last, [](const Half& a, const Half& b) { return a.hi < b.hi || (a.hi == b.hi && a.forward < b.forward); });
+    for (auto it = first; it != last;) {
+      double a = 0, b = 0;  // lo -> hi, hi -> lo; repeats add up, as in a sparse matrix
+      const int64_t hi = it->hi;
+      for (; it != last && it->hi == hi; ++it) (it->forward ? a : b) += it->w;
+      out.from.push_back(hi);
+      out.to.push_back(lo);
+      // As R evaluates m + t(m) - m * t(m), for the same rounding.
+      out.weight.push_back((a + b) - a * b);
+    }
+  }
+  return out;
+}
+
 std::vector<double> fuzzy_weights(const float* dist_, int64_t n, int k) {
   std::vector<double> out(static_cast<size_t>(n) * k, 0.0);
   const double target = std::log2(static_cast<double>(k));

@@ -46,6 +46,17 @@ std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int*
 // sum to log2(k). Not symmetrised.
 std::vector<double> fuzzy_weights(const float* dist, int64_t n, int k);
 
+// The fuzzy union (w + w' - w w', scanpy's symmetrisation) of the directed weighted
+// kNN graph `knn` -> `weights` (n x k, row-major, -1 for a missing neighbour; a point
+// is not its own neighbour) as undirected edges, each once: the lower triangle of the
+// symmetric matrix in column-major order (by `to`, then `from`; from > to), which is
+// the order igraph's graph_from_adjacency_matrix(mode = "undirected") adds them in.
+struct UndirectedEdges {
+  std::vector<int64_t> from, to;
+  std::vector<double> weight;
+};
+UndirectedEdges fuzzy_union(const int64_t* knn, const double* weights, int64_t n, int k);
+
 // Trustworthiness (Venna and Kaski 2001, as sklearn) of `emb` with respect to `ref` for
 // each k in `ks` (each < n / 2): 1 - 2 / (n k (2n - 3k - 1)) * sum over each point's k
 // embedding neighbours of max(0, rank in the reference - k).

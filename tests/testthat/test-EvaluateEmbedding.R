@@ -313,6 +313,23 @@ test_that("Leiden resolutions on parallel workers give the sequential result", {
   expect_identical(.Random.seed, before)
 })
 
+test_that("the fuzzy kNN graph is the symmetrised sparse matrix's graph", {
+  skip_if_not_installed("igraph")
+  set.seed(6)
+  x <- matrix(rnorm(400 * 3), 400)
+  knn <- concordR:::.knn_graph(x, 10L, 1L)
+  knn$index[5, 10] <- NA  # a missing neighbour
+  g <- concordR:::.fuzzy_graph(knn, 10L)
+  # The definition, through a sparse matrix, as igraph builds it from one.
+  ok <- !is.na(knn$index)
+  w <- concordR:::.concord_fuzzy_weights(knn$distance)
+  m <- Matrix::sparseMatrix(i = row(knn$index)[ok], j = knn$index[ok], x = w[ok], dims = c(400, 400))
+  sym <- m + Matrix::t(m) - m * Matrix::t(m)
+  want <- igraph::graph_from_adjacency_matrix(sym, mode = "undirected", weighted = TRUE, diag = FALSE)
+  expect_identical(igraph::as_edgelist(g), igraph::as_edgelist(want))
+  expect_identical(igraph::E(g)$weight, igraph::E(want)$weight)
+})
+
 test_that("a failing parallel worker stops with the worker's message", {
   skip_on_os("windows")
   expect_error(concordR:::.parallel_lapply(1:3, function(i) if (i == 2) stop("bad resolution") else i, 2),
