@@ -169,7 +169,7 @@ TEST_CASE("kNN graph: the IVF search probing every cell finds the exact neighbou
   // The default cells and probes, on two threads: the same graph as on one.
   concord::KnnGraphOptions ivf;
   ivf.exact_max = 0;
-  CHECK(concord::knn_graph_nlist(n, ivf) == 45);
+  CHECK(concord::knn_graph_nlist(n, ivf) == 44);
   CHECK(concord::knn_graph_nprobe(n, ivf) == 10);
   concord::knn_graph(x.data(), n, dim, k, ivf, 1, idx, dist);
   concord::knn_graph(x.data(), n, dim, k, ivf, 2, idx2, dist2);
