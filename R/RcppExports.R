@@ -37,16 +37,20 @@
     .Call(`_concordR_concord_neighbour_intersection`, x, batch, labels, n_labels, k, tau, radius, share, exact_max, threads)
 }
 
-.concord_knn <- function(data, query, k, metric, exact_max, threads) {
-    .Call(`_concordR_concord_knn`, data, query, k, metric, exact_max, threads)
+.concord_knn <- function(data, query, k, metric, exact_max, threads, nlist = 0L, nprobe = 10L) {
+    .Call(`_concordR_concord_knn`, data, query, k, metric, exact_max, threads, nlist, nprobe)
+}
+
+.concord_knn_graph <- function(x, k, exact_max, threads, nlist = 0L, nprobe = 0L) {
+    .Call(`_concordR_concord_knn_graph`, x, k, exact_max, threads, nlist, nprobe)
 }
 
 .concord_silhouette <- function(x, labels, n_labels, threads) {
     .Call(`_concordR_concord_silhouette`, x, labels, n_labels, threads)
 }
 
-.concord_lisi <- function(index, distance, labels, n_labels, perplexity) {
-    .Call(`_concordR_concord_lisi`, index, distance, labels, n_labels, perplexity)
+.concord_lisi <- function(index, distance, labels, n_labels, perplexity, threads = 1L) {
+    .Call(`_concordR_concord_lisi`, index, distance, labels, n_labels, perplexity, threads)
 }
 
 .concord_kbet_statistics <- function(index, labels, freq) {
@@ -63,6 +67,10 @@
 
 .concord_fuzzy_weights <- function(distance) {
     .Call(`_concordR_concord_fuzzy_weights`, distance)
+}
+
+.concord_fuzzy_union <- function(index, weights) {
+    .Call(`_concordR_concord_fuzzy_union`, index, weights)
 }
 
 .concord_trustworthiness <- function(reference, embedding, ks, threads) {

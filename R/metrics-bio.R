@@ -37,18 +37,17 @@
 }
 
 # The kNN graph with UMAP's fuzzy edge weights, symmetrised as a fuzzy union
-# (w + w' - w w'), the graph scanpy builds and scIB clusters.
+# (w + w' - w w'), the graph scanpy builds and scIB clusters. The edges come from the
+# engine in the order graph_from_adjacency_matrix() would add them from the symmetric
+# sparse matrix, without building that matrix (several copies at a million cells).
 .fuzzy_graph <- function(knn, n.neighbors) {
   .require("igraph", "for Leiden clustering of the kNN graph")
   k <- min(n.neighbors, ncol(knn$index))
   index <- knn$index[, seq_len(k), drop = FALSE]
   w <- .concord_fuzzy_weights(knn$distance[, seq_len(k), drop = FALSE])
-  ok <- !is.na(index)
-  n <- nrow(index)
-  m <- Matrix::sparseMatrix(i = row(index)[ok], j = index[ok], x = w[ok], dims = c(n, n))
-  tm <- Matrix::t(m)
-  sym <- m + tm - m * tm
-  igraph::graph_from_adjacency_matrix(sym, mode = "undirected", weighted = TRUE, diag = FALSE)
+  e <- .concord_fuzzy_union(index, w)
+  g <- igraph::make_empty_graph(n = nrow(index), directed = FALSE)
+  igraph::add_edges(g, e$ends, attr = list(weight = e$weight))
 }
 
 # Leiden clusters (modularity) of a weighted graph, seeded.
@@ -59,15 +58,38 @@
   ))$membership
 }
 
+# lapply() over X in up to `workers` forked processes (Unix; elsewhere, or with one
+# worker, sequential). For the Leiden resolutions, which are independent: each call
+# sets its own seed, so the results equal the sequential ones. Children inherit the
+# parent's random state untouched (mc.set.seed = FALSE) and hand back only what FUN
+# returns; an error in one is raised here.
+.parallel_lapply <- function(X, FUN, workers) {
+  workers <- min(as.integer(workers), length(X))
+  if (workers < 2L || .Platform$OS.type != "unix") return(lapply(X, FUN))
+  # mclapply's own warning about failed calls is replaced by the error below.
+  out <- suppressWarnings(parallel::mclapply(X, FUN, mc.cores = workers, mc.preschedule = FALSE,
+                                             mc.set.seed = FALSE))
+  failed <- vapply(out, function(o) inherits(o, "try-error") || is.null(o), logical(1))
+  if (any(failed)) {
+    first <- out[[which(failed)[1L]]]
+    .stop("a parallel worker failed",
+          if (inherits(first, "try-error")) paste0(": ", conditionMessage(attr(first, "condition")))
+          else " (killed, perhaps out of memory)",
+          "; run again with threads = 1 to work sequentially.")
+  }
+  out
+}
+
 # Clusters of the embedding's kNN graph at each resolution, each scored by `score`
 # (clusters -> c(NMI, ARI)); the scores of the clustering of best NMI, as scIB reports.
+# The resolutions run in parallel on up to `threads` forked workers.
 .clustering_curve <- function(ctx, score) {
   g <- .fuzzy_graph(ctx$knn, ctx$n.neighbors)
-  rows <- lapply(ctx$resolutions, function(r) {
+  rows <- .parallel_lapply(ctx$resolutions, function(r) {
     cl <- .leiden(g, r, ctx$seed)
     s <- score(cl)
     data.frame(resolution = r, clusters = max(cl), NMI = s[["NMI"]], ARI = s[["ARI"]])
-  })
+  }, ctx$threads)
   curve <- do.call(rbind, rows)
   best <- which.max(curve$NMI)
   list(scores = c(NMI = curve$NMI[best], ARI = curve$ARI[best]), clustering = curve)
@@ -99,7 +121,7 @@
 }
 
 .lisi_scaled <- function(ctx, f, clisi) {
-  l <- .concord_lisi(ctx$knn$index, ctx$knn$distance, as.integer(f), nlevels(f), ctx$perplexity)
+  l <- .concord_lisi(ctx$knn$index, ctx$knn$distance, as.integer(f), nlevels(f), ctx$perplexity, ctx$threads)
   m <- stats::median(l)
   if (clisi) (nlevels(f) - m) / (nlevels(f) - 1) else (m - 1) / (nlevels(f) - 1)
 }

@@ -22,18 +22,9 @@
 # The k nearest other cells of each row of x (1-based index and distance matrices,
 # n x k). A cell's own entry is removed wherever it sits, since duplicates can push it
 # off the first column; rows where it was not found lose their farthest neighbour.
-.knn_graph <- function(x, k, threads) {
+.knn_graph <- function(x, k, threads, nlist = 0L, nprobe = 0L) {
   k <- min(k, nrow(x) - 1L)
-  nn <- .concord_knn(x, x, k + 1L, "euclidean", 20000, threads)
-  self <- nn$index == seq_len(nrow(x))
-  self[is.na(self)] <- FALSE
-  none <- rowSums(self) == 0L
-  self[none, k + 1L] <- TRUE
-  keep <- t(!self)
-  list(
-    index = matrix(t(nn$index)[keep], ncol = k, byrow = TRUE),
-    distance = matrix(t(nn$distance)[keep], ncol = k, byrow = TRUE)
-  )
+  .concord_knn_graph(x, k, 20000, threads, nlist, nprobe)
 }
 
 # A cell annotation (batch or label) as a factor: a column of `meta`, or a vector with

@@ -76,6 +76,7 @@
   ctx$constant <- all(vapply(seq_len(ncol(x)), function(j) all(x[, j] == x[1L, j]), logical(1)))
   ctx$sub <- .subsample(n, max.cells, ctx$seed)
   t0 <- proc.time()[["elapsed"]]
+  c0 <- .cpu_seconds()
   if (!ctx$constant && any(c("bio", "batch", "probes", "proxy") %in% ctx$families)) {
     # One search serves every family: LISI's 90 neighbours (3 x perplexity 30, as
     # scIB), of which the first n.neighbors make the kNN graph.
@@ -83,5 +84,6 @@
     ctx$perplexity <- max(1, floor(ncol(ctx$knn$index) / 3))
   }
   ctx$knn.seconds <- proc.time()[["elapsed"]] - t0
+  ctx$knn.cpu <- .cpu_seconds() - c0
   ctx
 }

@@ -134,8 +134,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_knn
-Rcpp::List concord_knn(Rcpp::NumericMatrix data, Rcpp::NumericMatrix query, int k, std::string metric, double exact_max, int threads);
-RcppExport SEXP _concordR_concord_knn(SEXP dataSEXP, SEXP querySEXP, SEXP kSEXP, SEXP metricSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP) {
+Rcpp::List concord_knn(Rcpp::NumericMatrix data, Rcpp::NumericMatrix query, int k, std::string metric, double exact_max, int threads, int nlist, int nprobe);
+RcppExport SEXP _concordR_concord_knn(SEXP dataSEXP, SEXP querySEXP, SEXP kSEXP, SEXP metricSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP, SEXP nlistSEXP, SEXP nprobeSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -145,7 +145,25 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< std::string >::type metric(metricSEXP);
     Rcpp::traits::input_parameter< double >::type exact_max(exact_maxSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_knn(data, query, k, metric, exact_max, threads));
+    Rcpp::traits::input_parameter< int >::type nlist(nlistSEXP);
+    Rcpp::traits::input_parameter< int >::type nprobe(nprobeSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_knn(data, query, k, metric, exact_max, threads, nlist, nprobe));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_knn_graph
+Rcpp::List concord_knn_graph(Rcpp::NumericMatrix x, int k, double exact_max, int threads, int nlist, int nprobe);
+RcppExport SEXP _concordR_concord_knn_graph(SEXP xSEXP, SEXP kSEXP, SEXP exact_maxSEXP, SEXP threadsSEXP, SEXP nlistSEXP, SEXP nprobeSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type k(kSEXP);
+    Rcpp::traits::input_parameter< double >::type exact_max(exact_maxSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< int >::type nlist(nlistSEXP);
+    Rcpp::traits::input_parameter< int >::type nprobe(nprobeSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_knn_graph(x, k, exact_max, threads, nlist, nprobe));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -164,8 +182,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // concord_lisi
-Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance, Rcpp::IntegerVector labels, int n_labels, double perplexity);
-RcppExport SEXP _concordR_concord_lisi(SEXP indexSEXP, SEXP distanceSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP perplexitySEXP) {
+Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance, Rcpp::IntegerVector labels, int n_labels, double perplexity, int threads);
+RcppExport SEXP _concordR_concord_lisi(SEXP indexSEXP, SEXP distanceSEXP, SEXP labelsSEXP, SEXP n_labelsSEXP, SEXP perplexitySEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -174,7 +192,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type labels(labelsSEXP);
     Rcpp::traits::input_parameter< int >::type n_labels(n_labelsSEXP);
     Rcpp::traits::input_parameter< double >::type perplexity(perplexitySEXP);
-    rcpp_result_gen = Rcpp::wrap(concord_lisi(index, distance, labels, n_labels, perplexity));
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_lisi(index, distance, labels, n_labels, perplexity, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -225,6 +244,18 @@ BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type distance(distanceSEXP);
     rcpp_result_gen = Rcpp::wrap(concord_fuzzy_weights(distance));
+    return rcpp_result_gen;
+END_RCPP
+}
+// concord_fuzzy_union
+Rcpp::List concord_fuzzy_union(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix weights);
+RcppExport SEXP _concordR_concord_fuzzy_union(SEXP indexSEXP, SEXP weightsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerMatrix >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type weights(weightsSEXP);
+    rcpp_result_gen = Rcpp::wrap(concord_fuzzy_union(index, weights));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -472,13 +503,15 @@ static const R_CallMethodDef CallEntries[] = {
     {"_concordR_concord_store_append", (DL_FUNC) &_concordR_concord_store_append, 5},
     {"_concordR_concord_store_free", (DL_FUNC) &_concordR_concord_store_free, 1},
     {"_concordR_concord_neighbour_intersection", (DL_FUNC) &_concordR_concord_neighbour_intersection, 10},
-    {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 6},
+    {"_concordR_concord_knn", (DL_FUNC) &_concordR_concord_knn, 8},
+    {"_concordR_concord_knn_graph", (DL_FUNC) &_concordR_concord_knn_graph, 6},
     {"_concordR_concord_silhouette", (DL_FUNC) &_concordR_concord_silhouette, 4},
-    {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 5},
+    {"_concordR_concord_lisi", (DL_FUNC) &_concordR_concord_lisi, 6},
     {"_concordR_concord_kbet_statistics", (DL_FUNC) &_concordR_concord_kbet_statistics, 3},
     {"_concordR_concord_label_connectivity", (DL_FUNC) &_concordR_concord_label_connectivity, 3},
     {"_concordR_concord_majority_label", (DL_FUNC) &_concordR_concord_majority_label, 3},
     {"_concordR_concord_fuzzy_weights", (DL_FUNC) &_concordR_concord_fuzzy_weights, 1},
+    {"_concordR_concord_fuzzy_union", (DL_FUNC) &_concordR_concord_fuzzy_union, 2},
     {"_concordR_concord_trustworthiness", (DL_FUNC) &_concordR_concord_trustworthiness, 4},
     {"_concordR_concord_pairwise_distances", (DL_FUNC) &_concordR_concord_pairwise_distances, 2},
     {"_concordR_concord_kendall", (DL_FUNC) &_concordR_concord_kendall, 2},

@@ -47,12 +47,12 @@ Rcpp::NumericVector concord_silhouette(Rcpp::NumericMatrix x, Rcpp::IntegerVecto
 
 // [[Rcpp::export(.concord_lisi)]]
 Rcpp::NumericVector concord_lisi(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix distance,
-                                 Rcpp::IntegerVector labels, int n_labels, double perplexity) {
+                                 Rcpp::IntegerVector labels, int n_labels, double perplexity, int threads = 1) {
   return glue::engine_call([&] {
     const std::vector<int64_t> nb = knn_rows(index);
     const std::vector<float> d = rows_of(distance);
     const std::vector<int> l = codes(labels, index.nrow());
-    return Rcpp::wrap(concord::lisi(nb.data(), d.data(), index.nrow(), index.ncol(), l.data(), n_labels, perplexity));
+    return Rcpp::wrap(concord::lisi(nb.data(), d.data(), index.nrow(), index.ncol(), l.data(), n_labels, perplexity, threads));
   });
 }
 
@@ -102,6 +102,31 @@ Rcpp::NumericMatrix concord_fuzzy_weights(Rcpp::NumericMatrix distance) {
       for (int c = 0; c < distance.ncol(); ++c) out(r, c) = w[static_cast<size_t>(r) * distance.ncol() + c];
     }
     return out;
+  });
+}
+
+// The undirected fuzzy-union edges of a kNN graph with per-edge weights: a 2 x E
+// matrix of 1-based ends (the larger first) and the weights, in igraph's order for a
+// symmetric adjacency matrix.
+// [[Rcpp::export(.concord_fuzzy_union)]]
+Rcpp::List concord_fuzzy_union(Rcpp::IntegerMatrix index, Rcpp::NumericMatrix weights) {
+  return glue::engine_call([&] {
+    if (weights.nrow() != index.nrow() || weights.ncol() != index.ncol()) {
+      throw std::invalid_argument("index and weights differ in shape");
+    }
+    const std::vector<int64_t> nb = knn_rows(index);
+    std::vector<double> w(nb.size());
+    for (int r = 0; r < index.nrow(); ++r) {
+      for (int c = 0; c < index.ncol(); ++c) w[static_cast<size_t>(r) * index.ncol() + c] = weights(r, c);
+    }
+    const concord::UndirectedEdges e = concord::fuzzy_union(nb.data(), w.data(), index.nrow(), index.ncol());
+    const R_xlen_t m = static_cast<R_xlen_t>(e.weight.size());
+    Rcpp::IntegerMatrix ends(2, m);
+    for (R_xlen_t i = 0; i < m; ++i) {
+      ends[2 * i] = static_cast<int>(e.from[i] + 1);
+      ends[2 * i + 1] = static_cast<int>(e.to[i] + 1);
+    }
+    return Rcpp::List::create(Rcpp::Named("ends") = ends, Rcpp::Named("weight") = Rcpp::wrap(e.weight));
   });
 }
 

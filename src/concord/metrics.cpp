@@ -98,50 +98,56 @@ std::vector<double> silhouette_samples(const float* x, int64_t n, int dim, const
 }
 
 std::vector<double> lisi(const int64_t* knn, const float* dist_, int64_t n, int k, const int* labels,
-                         int n_labels, double perplexity) {
+                         int n_labels, double perplexity, int threads) {
   check_labels(labels, n, n_labels);
   check_knn(knn, n, k, n);
   const double log_u = std::log(perplexity);
-  std::vector<double> out(n, 1.0), d(k), p(k), mass(n_labels);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t* nb = knn + i * k;
-    const float* di = dist_ + i * k;
-    int m = 0;
-    for (int j = 0; j < k; ++j) {
-      if (nb[j] >= 0) d[m++] = di[j];
-    }
-    if (m == 0) continue;
-    // Distances relative to the nearest keep exp() from underflowing; the entropy and
-    // the normalised weights do not change.
-    const double d0 = *std::min_element(d.begin(), d.begin() + m);
-    double beta = 1.0, lo = -std::numeric_limits<double>::infinity();
-    double hi = std::numeric_limits<double>::infinity();
-    for (int tries = 0; tries < 50; ++tries) {
-      double sum = 0.0, dot = 0.0;
-      for (int j = 0; j < m; ++j) {
-        p[j] = std::exp(-(d[j] - d0) * beta);
-        sum += p[j];
-        dot += (d[j] - d0) * p[j];
+  std::vector<double> out(n, 1.0);
+  // Each point's score depends on its own neighbours only: the same for any threads.
+#pragma omp parallel num_threads(std::max(1, threads))
+  {
+    std::vector<double> d(k), p(k), mass(n_labels);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t* nb = knn + i * k;
+      const float* di = dist_ + i * k;
+      int m = 0;
+      for (int j = 0; j < k; ++j) {
+        if (nb[j] >= 0) d[m++] = di[j];
       }
-      for (int j = 0; j < m; ++j) p[j] /= sum;
-      const double h = std::log(sum) + beta * dot / sum - log_u;
-      if (std::fabs(h) < 1e-5) break;
-      if (h > 0) {
-        lo = beta;
-        beta = std::isinf(hi) ? beta * 2.0 : (beta + hi) / 2.0;
-      } else {
-        hi = beta;
-        beta = std::isinf(lo) ? beta / 2.0 : (beta + lo) / 2.0;
+      if (m == 0) continue;
+      // Distances relative to the nearest keep exp() from underflowing; the entropy and
+      // the normalised weights do not change.
+      const double d0 = *std::min_element(d.begin(), d.begin() + m);
+      double beta = 1.0, lo = -std::numeric_limits<double>::infinity();
+      double hi = std::numeric_limits<double>::infinity();
+      for (int tries = 0; tries < 50; ++tries) {
+        double sum = 0.0, dot = 0.0;
+        for (int j = 0; j < m; ++j) {
+          p[j] = std::exp(-(d[j] - d0) * beta);
+          sum += p[j];
+          dot += (d[j] - d0) * p[j];
+        }
+        for (int j = 0; j < m; ++j) p[j] /= sum;
+        const double h = std::log(sum) + beta * dot / sum - log_u;
+        if (std::fabs(h) < 1e-5) break;
+        if (h > 0) {
+          lo = beta;
+          beta = std::isinf(hi) ? beta * 2.0 : (beta + hi) / 2.0;
+        } else {
+          hi = beta;
+          beta = std::isinf(lo) ? beta / 2.0 : (beta + lo) / 2.0;
+        }
       }
+      std::fill(mass.begin(), mass.end(), 0.0);
+      int j2 = 0;
+      for (int j = 0; j < k; ++j) {
+        if (nb[j] >= 0) mass[labels[nb[j]]] += p[j2++];
+      }
+      double simpson = 0.0;
+      for (double w : mass) simpson += w * w;
+      out[i] = 1.0 / simpson;
     }
-    std::fill(mass.begin(), mass.end(), 0.0);
-    int j2 = 0;
-    for (int j = 0; j < k; ++j) {
-      if (nb[j] >= 0) mass[labels[nb[j]]] += p[j2++];
-    }
-    double simpson = 0.0;
-    for (double w : mass) simpson += w * w;
-    out[i] = 1.0 / simpson;
   }
   return out;
 }
@@ -211,6 +217,50 @@ std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int*
     }
     for (int j = 0; j < k; ++j) {
       if (nb[j] >= 0) count[labels[nb[j]]] = 0;
+    }
+  }
+  return out;
+}
+
+UndirectedEdges fuzzy_union(const int64_t* knn, const double* weights, int64_t n, int k) {
+  check_knn(knn, n, k, n);
+  // Every directed edge under its lower end, tagged with its direction.
+  struct Half {
+    int64_t hi;
+    double w;
+    bool forward;  // lo -> hi (else hi -> lo)
+  };
+  std::vector<int64_t> start(n + 1, 0);
+  for (int64_t i = 0; i < n * k; ++i) {
+    const int64_t j = knn[i], from = i / k;
+    if (j >= 0 && j != from) ++start[std::min(from, j) + 1];
+  }
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  std::vector<Half> half(start[n]);
+  {
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n * k; ++i) {
+      const int64_t j = knn[i], from = i / k;
+      if (j < 0 || j == from) continue;
+      const int64_t lo = std::min(from, j);
+      half[fill[lo]++] = Half{std::max(from, j), weights[i], from == lo};
+    }
+  }
+  UndirectedEdges out;
+  out.from.reserve(half.size());
+  out.to.reserve(half.size());
+  out.weight.reserve(half.size());
+  for (int64_t lo = 0; lo < n; ++lo) {
+    auto first = half.begin() + start[lo], last = half.begin() + start[lo + 1];
+    std::sort(first, last, [](const Half& a, const Half& b) { return a.hi < b.hi || (a.hi == b.hi && a.forward < b.forward); });
+    for (auto it = first; it != last;) {
+      double a = 0, b = 0;  // lo -> hi, hi -> lo; repeats add up, as in a sparse matrix
+      const int64_t hi = it->hi;
+      for (; it != last && it->hi == hi; ++it) (it->forward ? a : b) += it->w;
+      out.from.push_back(hi);
+      out.to.push_back(lo);
+      // As R evaluates m + t(m) - m * t(m), for the same rounding.
+      out.weight.push_back((a + b) - a * b);
     }
   }
   return out;

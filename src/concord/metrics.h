@@ -21,8 +21,9 @@ std::vector<double> silhouette_samples(const float* x, int64_t n, int dim, const
 // Local inverse Simpson's index of each point (Korsunsky et al. 2019, harmony's
 // compute_lisi): Gaussian weights over the k neighbours with a bandwidth found by
 // bisection so that their entropy is log(perplexity); LISI = 1 / sum_l (weight of l)^2.
+// Points are split over `threads`; the result does not depend on them.
 std::vector<double> lisi(const int64_t* knn, const float* dist, int64_t n, int k, const int* labels,
-                         int n_labels, double perplexity);
+                         int n_labels, double perplexity, int threads = 1);
 
 // Pearson's chi-squared statistic of each point's neighbourhood composition against
 // the expected label frequencies `freq` (kBET, Buttner et al. 2019).
@@ -44,6 +45,17 @@ std::vector<int> majority_label(const int64_t* knn, int64_t n, int k, const int*
 // connectivities): exp(-(d - rho_i) / sigma_i), sigma_i found so that the memberships
 // sum to log2(k). Not symmetrised.
 std::vector<double> fuzzy_weights(const float* dist, int64_t n, int k);
+
+// The fuzzy union (w + w' - w w', scanpy's symmetrisation) of the directed weighted
+// kNN graph `knn` -> `weights` (n x k, row-major, -1 for a missing neighbour; a point
+// is not its own neighbour) as undirected edges, each once: the lower triangle of the
+// symmetric matrix in column-major order (by `to`, then `from`; from > to), which is
+// the order igraph's graph_from_adjacency_matrix(mode = "undirected") adds them in.
+struct UndirectedEdges {
+  std::vector<int64_t> from, to;
+  std::vector<double> weight;
+};
+UndirectedEdges fuzzy_union(const int64_t* knn, const double* weights, int64_t n, int k);
 
 // Trustworthiness (Venna and Kaski 2001, as sklearn) of `emb` with respect to `ref` for
 // each k in `ks` (each < n / 2): 1 - 2 / (n k (2n - 3k - 1)) * sum over each point's k

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "knn.h"
+#include "knn_graph.h"
 #include "rng.h"
 
 using concord::KnnIndex;
@@ -141,4 +142,37 @@ TEST_CASE("radius search returns every point within the radius, nearest first", 
     CHECK(dist[1] == Approx(0.5));
     CHECK(dist[3] == Approx(1));
   }
+}
+
+TEST_CASE("kNN graph: the IVF search probing every cell finds the exact neighbours", "[knn]") {
+  concord::Rng rng(11);
+  const int n = 2000, dim = 6, k = 10;
+  const auto x = random_points(n, dim, rng, 8);
+  concord::KnnGraphOptions all;
+  all.exact_max = 0;  // IVF even for this small set
+  all.nlist = 20;
+  all.nprobe = 20;
+  std::vector<int64_t> idx, idx2;
+  std::vector<float> dist, dist2;
+  concord::knn_graph(x.data(), n, dim, k, all, 1, idx, dist);
+  for (int q = 0; q < n; q += 97) {
+    auto want = brute(x, x, q, dim, k + 1, false);
+    want.erase(std::remove(want.begin(), want.end(), q), want.end());
+    want.resize(k);
+    std::vector<int64_t> got(idx.begin() + q * k, idx.begin() + (q + 1) * k);
+    CHECK(std::find(got.begin(), got.end(), q) == got.end());
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    CHECK(got == want);
+    CHECK(std::is_sorted(dist.begin() + q * k, dist.begin() + (q + 1) * k));
+  }
+  // The default cells and probes, on two threads: the same graph as on one.
+  concord::KnnGraphOptions ivf;
+  ivf.exact_max = 0;
+  CHECK(concord::knn_graph_nlist(n, ivf) == 44);
+  CHECK(concord::knn_graph_nprobe(n, ivf) == 10);
+  concord::knn_graph(x.data(), n, dim, k, ivf, 1, idx, dist);
+  concord::knn_graph(x.data(), n, dim, k, ivf, 2, idx2, dist2);
+  CHECK(idx == idx2);
+  CHECK(dist == dist2);
 }

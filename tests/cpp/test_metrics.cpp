@@ -227,3 +227,21 @@ TEST_CASE("metric: three blobs have three persistent components", "[metric][topo
   for (const auto& r : q) infinite += std::isinf(r.death);
   CHECK(infinite == 3);
 }
+
+TEST_CASE("metric: LISI is the same on any number of threads", "[metric]") {
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> u(0.1f, 3.f);
+  std::uniform_int_distribution<int> pick(0, 399);
+  const int n = 400, k = 20;
+  std::vector<int64_t> knn(static_cast<size_t>(n) * k);
+  std::vector<float> d(knn.size());
+  for (size_t i = 0; i < knn.size(); ++i) {
+    knn[i] = pick(gen);
+    d[i] = u(gen);
+  }
+  std::vector<int> l(n);
+  for (int i = 0; i < n; ++i) l[i] = i % 4;
+  const auto a = concord::lisi(knn.data(), d.data(), n, k, l.data(), 4, 6.0, 1);
+  const auto b = concord::lisi(knn.data(), d.data(), n, k, l.data(), 4, 6.0, 2);
+  CHECK(a == b);  // bitwise
+}

@@ -292,6 +292,73 @@ test_that("results are reproducible and leave the user's random state alone", {
   expect_equal(unlist(r1), unlist(r2))
 })
 
+test_that("Leiden resolutions on parallel workers give the sequential result", {
+  skip_if_not_installed("igraph")
+  d <- blobs(n = 600, sd = 1.5, gap = 2)
+  res <- c(0.2, 0.5, 1, 1.5, 2)
+  run <- function(threads) EvaluateEmbedding(d$x, label = d$type, families = "bio", resolutions = res,
+                                             threads = threads)
+  one <- run(1)
+  two <- run(2)
+  expect_identical(attr(one, "details")$clustering, attr(two, "details")$clustering)
+  expect_equal(unlist(one), unlist(two))
+  # The resolutions differ in their clusters, so the comparison above has teeth.
+  expect_gt(length(unique(attr(one, "details")$clustering$clusters)), 1)
+  # Forked workers leave the user's random state alone, also with parallel's own RNG.
+  old <- RNGkind("L'Ecuyer-CMRG")
+  on.exit(RNGkind(old[1]))
+  set.seed(3)
+  before <- .Random.seed
+  run(2)
+  expect_identical(.Random.seed, before)
+})
+
+test_that("the fuzzy kNN graph is the symmetrised sparse matrix's graph", {
+  skip_if_not_installed("igraph")
+  set.seed(6)
+  x <- matrix(rnorm(400 * 3), 400)
+  knn <- concordR:::.knn_graph(x, 10L, 1L)
+  knn$index[5, 10] <- NA  # a missing neighbour
+  g <- concordR:::.fuzzy_graph(knn, 10L)
+  # The definition, through a sparse matrix, as igraph builds it from one.
+  ok <- !is.na(knn$index)
+  w <- concordR:::.concord_fuzzy_weights(knn$distance)
+  m <- Matrix::sparseMatrix(i = row(knn$index)[ok], j = knn$index[ok], x = w[ok], dims = c(400, 400))
+  sym <- m + Matrix::t(m) - m * Matrix::t(m)
+  want <- igraph::graph_from_adjacency_matrix(sym, mode = "undirected", weighted = TRUE, diag = FALSE)
+  expect_identical(igraph::as_edgelist(g), igraph::as_edgelist(want))
+  expect_identical(igraph::E(g)$weight, igraph::E(want)$weight)
+})
+
+test_that("a failing parallel worker stops with the worker's message", {
+  skip_on_os("windows")
+  expect_error(concordR:::.parallel_lapply(1:3, function(i) if (i == 2) stop("bad resolution") else i, 2),
+               "worker failed: bad resolution")
+  expect_identical(concordR:::.parallel_lapply(1:3, function(i) i^2, 2), list(1, 4, 9))
+})
+
+test_that("the kNN graph's IVF search equals exact search when it probes every cell", {
+  set.seed(4)
+  n <- 3000
+  x <- matrix(rnorm(n * 6), n) + 4 * matrix(rnorm(8 * 6), 8)[sample.int(8, n, replace = TRUE), ]
+  x[2, ] <- x[1, ]  # an exact duplicate: each must still leave itself out
+  exact <- concordR:::.concord_knn_graph(x, 15L, 1e9, 1L)
+  all <- concordR:::.concord_knn_graph(x, 15L, 0, 1L, 40L, 40L)
+  # The same neighbours; the order of near-ties may differ, as exact search ranks by
+  # BLAS-rounded distances and the IVF search by directly computed ones.
+  expect_identical(t(apply(all$index, 1, sort)), t(apply(exact$index, 1, sort)))
+  expect_equal(all$distance, exact$distance, tolerance = 1e-5)
+  expect_false(any(exact$index == seq_len(n)))
+  expect_identical(exact$index[1:2, 1], 2:1)
+  # The defaults (sqrt(n) cells, 10 probed) find nearly all of them, on any thread count.
+  ivf <- concordR:::.concord_knn_graph(x, 15L, 0, 1L)
+  expect_equal(c(ivf$nlist, ivf$nprobe), c(54L, 10L))
+  recall <- mean(vapply(seq_len(n), function(i) length(intersect(ivf$index[i, ], exact$index[i, ])), 0)) / 15
+  expect_gt(recall, 0.95)
+  expect_false(any(ivf$index == seq_len(n), na.rm = TRUE))
+  expect_identical(concordR:::.concord_knn_graph(x, 15L, 0, 2L)$index, ivf$index)
+})
+
 test_that("Seurat and SingleCellExperiment methods read reductions and metadata", {
   skip_if_not_installed("SingleCellExperiment")
   d <- blobs(sd = 0.05)
