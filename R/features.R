@@ -101,19 +101,21 @@
 # Per-gene mean and variance (n - 1 denominator) over cells, from a scan (.scan_input()):
 # of the log-normalized values (`log`) or of the values as given.
 .gene_moments <- function(scan, log) {
-  n <- scan$n_cells
-  s <- if (log) scan$log_sum else scan$sum
-  mean <- s / n
-  list(mean = mean, var = pmax((if (log) scan$log_sum_sq else scan$sum_sq) / n - mean^2, 0) * n / max(n - 1, 1))
+  if (log) .moments_of(scan$log_sum, scan$log_sum_sq, scan$n_cells) else .moments_of(scan$sum, scan$sum_sq, scan$n_cells)
 }
 
 # The same per batch, from a scan with batches: genes x batches matrices of means and
 # variances, and the batches' cell counts (n).
 .batch_moments <- function(scan, log) {
-  n <- pmax(scan$domain_cells, 1)
-  s <- if (log) scan$domain_log_sum else scan$domain_sum
-  sq <- if (log) scan$domain_log_sum_sq else scan$domain_sum_sq
-  mean <- sweep(s, 2L, n, "/")
-  var <- sweep(pmax(sweep(sq, 2L, n, "/") - mean^2, 0), 2L, n / pmax(n - 1, 1), "*")
-  list(mean = mean, var = var, n = scan$domain_cells)
+  m <- if (log) .moments_of(scan$domain_log_sum, scan$domain_log_sum_sq, scan$domain_cells)
+       else .moments_of(scan$domain_sum, scan$domain_sum_sq, scan$domain_cells)
+  c(m, list(n = scan$domain_cells))
+}
+
+# Mean and variance (n - 1 denominator) from sums and sums of squares over n cells: a
+# vector with one n, or a genes x batches matrix with one n per batch (column).
+.moments_of <- function(s, sq, n) {
+  n <- if (is.matrix(s)) rep(pmax(n, 1), each = nrow(s)) else max(n, 1)
+  mean <- s / n
+  list(mean = mean, var = pmax(sq / n - mean^2, 0) * n / pmax(n - 1, 1))
 }

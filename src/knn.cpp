@@ -9,6 +9,21 @@
 
 namespace {
 
+// Row-major 0-based neighbours (-1: none) and their distances as R's n x k matrices
+// `index` (1-based) and `distance`, NA where there is no neighbour.
+Rcpp::List neighbour_matrices(const std::vector<int64_t>& idx, const std::vector<float>& dist, int n, int k) {
+  Rcpp::IntegerMatrix out_idx(n, k);
+  Rcpp::NumericMatrix out_dist(n, k);
+  for (int r = 0; r < n; ++r) {
+    for (int j = 0; j < k; ++j) {
+      const size_t at = static_cast<size_t>(r) * k + j;
+      out_idx(r, j) = idx[at] < 0 ? NA_INTEGER : static_cast<int>(idx[at] + 1);
+      out_dist(r, j) = idx[at] < 0 ? NA_REAL : dist[at];
+    }
+  }
+  return Rcpp::List::create(Rcpp::Named("index") = out_idx, Rcpp::Named("distance") = out_dist);
+}
+
 concord::KnnOptions knn_options(const std::string& metric, double exact_max, int nlist, int nprobe) {
   concord::KnnOptions o;
   if (metric == "cosine") {
@@ -41,17 +56,9 @@ Rcpp::List concord_knn(Rcpp::NumericMatrix data, Rcpp::NumericMatrix query, int 
     std::vector<int64_t> idx;
     std::vector<float> dist;
     index.search(same ? d.data() : q.data(), query.nrow(), k, idx, dist);
-    Rcpp::IntegerMatrix out_idx(query.nrow(), k);
-    Rcpp::NumericMatrix out_dist(query.nrow(), k);
-    for (int r = 0; r < query.nrow(); ++r) {
-      for (int j = 0; j < k; ++j) {
-        const size_t at = static_cast<size_t>(r) * k + j;
-        out_idx(r, j) = idx[at] < 0 ? NA_INTEGER : static_cast<int>(idx[at] + 1);
-        out_dist(r, j) = idx[at] < 0 ? NA_REAL : dist[at];
-      }
-    }
-    return Rcpp::List::create(Rcpp::Named("index") = out_idx, Rcpp::Named("distance") = out_dist,
-                              Rcpp::Named("exact") = index.exact());
+    Rcpp::List out = neighbour_matrices(idx, dist, query.nrow(), k);
+    out["exact"] = index.exact();
+    return out;
   });
 }
 
@@ -74,17 +81,9 @@ Rcpp::List concord_knn_graph(Rcpp::NumericMatrix x, int k, double exact_max, int
       const std::vector<float> d = rows_of(x);
       concord::knn_graph(d.data(), n, x.ncol(), k, o, threads, idx, dist, glue::interrupt_pending);
     }
-    Rcpp::IntegerMatrix out_idx(n, k);
-    Rcpp::NumericMatrix out_dist(n, k);
-    for (int r = 0; r < n; ++r) {
-      for (int j = 0; j < k; ++j) {
-        const size_t at = static_cast<size_t>(r) * k + j;
-        out_idx(r, j) = idx[at] < 0 ? NA_INTEGER : static_cast<int>(idx[at] + 1);
-        out_dist(r, j) = idx[at] < 0 ? NA_REAL : dist[at];
-      }
-    }
-    return Rcpp::List::create(Rcpp::Named("index") = out_idx, Rcpp::Named("distance") = out_dist,
-                              Rcpp::Named("nlist") = concord::knn_graph_nlist(n, o),
-                              Rcpp::Named("nprobe") = concord::knn_graph_nprobe(n, o));
+    Rcpp::List out = neighbour_matrices(idx, dist, n, k);
+    out["nlist"] = concord::knn_graph_nlist(n, o);
+    out["nprobe"] = concord::knn_graph_nprobe(n, o);
+    return out;
   });
 }
