@@ -40,6 +40,17 @@
   as.integer(v)
 }
 
+# `count` consecutive values of a one-dimensional dataset from position `first` (1-based)
+# as one hyperslab: read(args = list(first:last)) would first check the regularity of the
+# whole index vector in R, which took three quarters of reading a file in blocks.
+.h5_read_slab <- function(dataset, first, count) {
+  if (count == 0) return(numeric(0))
+  space <- dataset$get_space()
+  on.exit(space$close())
+  space$select_hyperslab(start = first, count = count)
+  dataset$read_low_level(file_space = space, mem_space = hdf5r::H5S$new(dims = count, maxdims = count))
+}
+
 # AnnData's csc_matrix (one compressed row per gene) read whole, as genes x cells.
 .h5_genes_major <- function(group, n.genes, n.cells) {
   x <- as.numeric(group[["data"]]$read())
@@ -95,8 +106,7 @@
     first <- 1L
     while (first <= n.cells) {
       last <- max(first, min(n.cells, findInterval(p[first] + block.values, p) - 1L))
-      range <- if (p[last + 1L] > p[first]) seq.int(p[first] + 1L, p[last + 1L]) else integer(0)
-      read <- function(name) if (length(range)) g[[name]]$read(args = list(range)) else numeric(0)
+      read <- function(name) .h5_read_slab(g[[name]], p[first] + 1, p[last + 1L] - p[first])
       offsets <- p[first:(last + 1L)]
       genes <- as.integer(as.numeric(read("indices")))
       values <- as.numeric(read("data"))
