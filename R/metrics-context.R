@@ -36,6 +36,15 @@
   x
 }
 
+# The Leiden resolutions searched for NMI and ARI: scIB's 20 up to `full.grid` cells, and
+# above, where 20 resolutions take most of an evaluation's time, the 10 that
+# scib-metrics (CONCORD's benchmark) searches, the even ones of the same grid
+# (bench/README.md: Evaluation pipeline).
+.default_resolutions <- function(n, full.grid = 2e5) {
+  grid <- seq(0.1, 2, by = 0.1)
+  if (n > full.grid) grid[c(FALSE, TRUE)] else grid
+}
+
 .evaluation_context <- function(x, batch, label, families, reference, expected.betti,
                                 n.neighbors, resolutions, max.cells, geometry.cells,
                                 topology.cells, seed, threads, verbose, kni.k, kni.tau,
@@ -55,6 +64,7 @@
   .check_number(rbni.radius, "rbni.radius", lower = 0)
   .check_probability(rbni.share, "rbni.share")
   .check_number(proxy.resolution, "proxy.resolution", lower = 0, lower.open = TRUE)
+  if (is.null(resolutions)) resolutions <- .default_resolutions(n)
   if (!is.numeric(resolutions) || !length(resolutions) || any(!is.finite(resolutions)) ||
       any(resolutions <= 0)) {
     .stop("'resolutions' must be positive numbers (Leiden resolutions); got ", .show(resolutions), ".")

@@ -382,3 +382,16 @@ test_that("Seurat and SingleCellExperiment methods read reductions and metadata"
   r <- EvaluateEmbedding(seu, batch = "donor", label = "cell_type", families = c("bio", "batch"), resolutions = 1)
   expect_equal(r$NMI, 1)
 })
+
+test_that("the default Leiden resolutions are scIB's 20, scib-metrics' 10 above 200,000 cells", {
+  skip_if_not_installed("igraph")
+  full <- seq(0.1, 2, by = 0.1)
+  expect_identical(concordR:::.default_resolutions(2e5), full)
+  big <- concordR:::.default_resolutions(2e5 + 1)
+  # The even ones of the same grid, so that a large data set's curve is a subset.
+  expect_identical(big, full[seq(2, 20, by = 2)])
+  expect_equal(big, seq(0.2, 2, by = 0.2))
+  d <- blobs(n = 120)
+  r <- EvaluateEmbedding(d$x, label = d$type, families = "bio")
+  expect_identical(attr(r, "details")$clustering$resolution, full)
+})
