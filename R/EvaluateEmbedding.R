@@ -93,9 +93,9 @@
 #' @param n.neighbors Neighbours of the kNN graph (clustering, graph connectivity,
 #'   probes). LISI uses 90 neighbours (perplexity 30) as scIB.
 #' @param resolutions Leiden resolutions tried for `NMI` and `ARI`. `NULL` (the default):
-#'   scIB's 20, 0.1 to 2 by 0.1, up to 200,000 cells; above that scib-metrics' 10, 0.2 to 2
-#'   by 0.2 (every other one of the 20), because Leiden's cost per resolution grows faster
-#'   than the cells (about 69 CPU seconds a resolution at a million cells).
+#'   scIB's 20, 0.1 to 2 by 0.1, up to 200,000 cells; above that every other one, 0.1 to
+#'   1.9 by 0.2, because Leiden's cost per resolution grows faster than the cells (about 69
+#'   CPU seconds a resolution at a million cells).
 #' @param max.cells Cells subsampled for the silhouettes (`ASW_label`, `ASW_batch`,
 #'   `isolated_labels`), whose cost is quadratic.
 #' @param geometry.cells Cells subsampled for the geometry metrics.

@@ -36,13 +36,14 @@
   x
 }
 
-# The Leiden resolutions searched for NMI and ARI: scIB's 20 up to `full.grid` cells, and
-# above, where 20 resolutions take most of an evaluation's time, the 10 that
-# scib-metrics (CONCORD's benchmark) searches, the even ones of the same grid
-# (bench/README.md: Evaluation pipeline).
+# The Leiden resolutions searched for NMI and ARI: scIB's 20 up to `full.grid` cells;
+# above, where 20 resolutions take most of an evaluation's time, every other one from
+# the first (0.1, 0.3, ..., 1.9). The coarsest, 0.1, is where most embeddings of the
+# shared data score best; scib-metrics' 10 (0.2 to 2) lack it and cost up to 0.06 of
+# Total there (bench/README.md: Evaluation pipeline).
 .default_resolutions <- function(n, full.grid = 2e5) {
   grid <- seq(0.1, 2, by = 0.1)
-  if (n > full.grid) grid[c(FALSE, TRUE)] else grid
+  if (n > full.grid) grid[c(TRUE, FALSE)] else grid
 }
 
 .evaluation_context <- function(x, batch, label, families, reference, expected.betti,

@@ -383,14 +383,15 @@ test_that("Seurat and SingleCellExperiment methods read reductions and metadata"
   expect_equal(r$NMI, 1)
 })
 
-test_that("the default Leiden resolutions are scIB's 20, scib-metrics' 10 above 200,000 cells", {
+test_that("the default Leiden resolutions are scIB's 20, every other one above 200,000 cells", {
   skip_if_not_installed("igraph")
   full <- seq(0.1, 2, by = 0.1)
   expect_identical(concordR:::.default_resolutions(2e5), full)
   big <- concordR:::.default_resolutions(2e5 + 1)
-  # The even ones of the same grid, so that a large data set's curve is a subset.
-  expect_identical(big, full[seq(2, 20, by = 2)])
-  expect_equal(big, seq(0.2, 2, by = 0.2))
+  # Every other one of the same grid from the coarsest, so that a large data set's curve
+  # is a subset of the small one's and keeps 0.1.
+  expect_identical(big, full[seq(1, 19, by = 2)])
+  expect_equal(big, seq(0.1, 1.9, by = 0.2))
   d <- blobs(n = 120)
   r <- EvaluateEmbedding(d$x, label = d$type, families = "bio")
   expect_identical(attr(r, "details")$clustering$resolution, full)
