@@ -141,8 +141,8 @@
 #'   the environment variables `RANK`, `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT` as
 #'   PyTorch's torchrun sets them, and trains in one process when `WORLD_SIZE` is unset;
 #'   a list without `rank` and `world.size` (e.g. `list(timeout = 600)`) takes them, the
-#'   address and the port from those variables; `FALSE` always trains in one process. Each rank trains on every `world.size`-th cell
-#'   (its own mini-batches, one batch per mini-batch as usual) and the gradients are
+#'   address and the port from those variables; `FALSE` always trains in one process. Each rank keeps every `world.size`-th cell in memory and trains on
+#'   them (its own mini-batches, one batch per mini-batch as usual) and the gradients are
 #'   averaged over ranks at every step, so `batch.size` is per rank. Every rank must run
 #'   the same call on the same input. Rank 0 returns the result for all cells; the other
 #'   ranks return the embedding matrix of their own cells only, with the

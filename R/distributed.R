@@ -62,6 +62,14 @@
        port = as.integer(d$port), timeout = as.numeric(d$timeout))
 }
 
+# The cells (1-based) of the rank's share of n, every world_size-th from its rank as the
+# engine's share_of() takes them; NULL (every cell) in a single process.
+.rank_cells <- function(n, distributed) {
+  if (is.null(distributed)) return(NULL)
+  if (distributed$rank >= n) return(integer(0))
+  seq.int(distributed$rank + 1L, n, by = distributed$world_size)
+}
+
 # Whether `emb` came from a rank other than 0 of a distributed run: it then holds only that
 # rank's own cells and is returned as it is, not written into the user's object.
 .other_rank <- function(emb) {

@@ -9,7 +9,10 @@
 # `feature.batch` when it is given): an object of class "concord_input" with
 # the store, its dim and dimnames (features x cells) and attr(, "input"). A DelayedMatrix
 # (an HDF5-backed assay) is read a block of cells at a time, as a file is.
-.prepare_store <- function(x, features, verbose, feature.batch = NULL) {
+# `cells` (increasing, 1-based): the store holds only these cells (a distributed rank's
+# share), while the scan, and so the features, cover every cell; dim and dimnames stay
+# the input's.
+.prepare_store <- function(x, features, verbose, feature.batch = NULL, cells = NULL) {
   if (inherits(x, "DelayedMatrix")) x <- .delayed_source(x)
   x <- .checked_shape(if (inherits(x, "concord_source")) x else .as_dgc(x))
   scan <- .scan_input(x, verbose, feature.batch)
@@ -17,9 +20,28 @@
   column <- match(rownames(x), features) - 1L
   column[is.na(column)] <- -1L
   store <- .concord_store_new(column, length(features), if (scan$counts) .scale_factor else 0)
-  .each_block(x, function(p, i, v) .concord_store_append(store, p, i, v, nrow(x)))
+  done <- 0L  # cells read: blocks come in the order of the cells
+  .each_block(x, function(p, i, v) {
+    n <- length(p) - 1L
+    if (!is.null(cells)) {
+      block <- .block_cells(p, i, v, cells[cells > done & cells <= done + n] - done)
+      p <- block$p
+      i <- block$i
+      v <- block$v
+    }
+    done <<- done + n
+    .concord_store_append(store, p, i, v, nrow(x))
+  })
   structure(list(store = store, dim = c(length(features), ncol(x)), dimnames = list(features, colnames(x))),
             class = c("concord_input", "concord_matrix"), input = scan$input)
+}
+
+# The cells `keep` (1-based, increasing) of a block given as compressed columns (p, i, v;
+# p need not start at 0).
+.block_cells <- function(p, i, v, keep) {
+  len <- diff(p)[keep]
+  at <- sequence(len, from = p[keep] - p[1L] + 1L)
+  list(p = c(0L, cumsum(len)), i = i[at], v = v[at])
 }
 
 # Frees a prepared input's store once training is done: at atlas size it is the largest

@@ -88,12 +88,17 @@
 # for the method (-1: none).
 # `distributed` (.resolve_distributed()) trains on this rank's share of the cells; rank
 # 0's embedding then holds every cell, the other ranks' their own (attr(, "concord")$rank).
-# Every rank scans all cells, so all choose the same features. `feature.batch`: batches
-# to rank variable genes within (.feature_batch()), NULL to rank them over all cells.
+# Every rank scans all cells, so all choose the same features, and stores only its share.
+# `feature.batch`: batches to rank variable genes within (.feature_batch()), NULL to rank
+# them over all cells.
 .train_embedding <- function(object, batch, features, params, verbose, reduction.key,
                              classes = NULL, prepare = TRUE, labels = NULL, distributed = NULL,
                              feature.batch = NULL) {
-  x <- if (prepare) .prepare_store(object, features, verbose, feature.batch) else object
+  x <- if (prepare) {
+    .prepare_store(object, features, verbose, feature.batch, cells = .rank_cells(ncol(object), distributed))
+  } else {
+    object
+  }
   fit <- .train_engine(x, batch, params, verbose, classes = classes, labels = labels,
                        distributed = distributed)
   .release_input(x)

@@ -299,7 +299,7 @@ Rcpp::List concord_train(SEXP x, Rcpp::IntegerVector domains, Rcpp::List options
                               Rcpp::Named("loss") = Rcpp::wrap(r.epoch_loss),
                               Rcpp::Named("steps") = static_cast<double>(r.steps),
                               Rcpp::Named("threads") = r.threads, Rcpp::Named("phases") = phases,
-                              Rcpp::Named("cells") = cells_of(view.n_rows, rank, world));
+                              Rcpp::Named("cells") = cells_of(static_cast<int>(dom.size()), rank, world));
   });
 }
 

@@ -69,13 +69,15 @@ class Communicator {
 // of every domain.
 std::vector<int> share_of(int n_cells, int rank, int world_size);
 
-// Data-parallel train(): each rank trains on its share of x's cells with its own
-// mini-batches (so one-domain batches hold per rank), starting from rank 0's weights,
-// and the gradients of every step are averaged over ranks. In kNN mode the warm-up
-// embeddings of all ranks are gathered into one global index: a neighbourhood is the
-// knn_k nearest of all cells, and a rank samples those of its own share. Every rank ends with
-// the same weights and the mean loss over ranks; rank 0's embedding holds every cell in
-// x's order, the other ranks' only their own share, in share_of()'s order.
+// Data-parallel train(): x holds only this rank's share of the cells
+// (share_of(domains.size(), rank, world_size), in that order), `domains` and `labels`
+// every cell's. Each rank trains on its share with its own mini-batches (so one-domain
+// batches hold per rank), starting from rank 0's weights, and the gradients of every step
+// are averaged over ranks. In kNN mode the warm-up embeddings of all ranks are gathered
+// into one global index: a neighbourhood is the knn_k nearest of all cells, and a rank
+// samples those of its own share. Every rank ends with the same weights and the mean loss
+// over ranks; rank 0's embedding holds every cell in order, the other ranks' only their
+// own share, in share_of()'s order.
 TrainResult train(const CsrView& x, const std::vector<int>& domains, const TrainOptions& options,
                   Communicator& communicator, const TrainCallbacks& callbacks = {},
                   const Weights* initial = nullptr, const std::vector<int>& labels = {});

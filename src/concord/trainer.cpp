@@ -643,7 +643,7 @@ void check_inputs(const CsrView& x, const std::vector<int>& domains, const Train
 }
 
 // A digest of the input and of the settings that shape training's collectives.
-uint64_t fingerprint(const CsrView& x, const std::vector<int>& domains, const TrainOptions& o) {
+uint64_t fingerprint(int n_features, const std::vector<int>& domains, const TrainOptions& o) {
   uint64_t h = 0;
   const auto mix = [&h](uint64_t v) { h = splitmix64(h ^ v); };
   const auto mix_double = [&mix](double d) {
@@ -651,7 +651,7 @@ uint64_t fingerprint(const CsrView& x, const std::vector<int>& domains, const Tr
     std::memcpy(&bits, &d, sizeof bits);
     mix(bits);
   };
-  mix(x.n_rows), mix(x.n_cols), mix(static_cast<uint64_t>(x.nnz()));
+  mix(domains.size()), mix(n_features);
   for (int d : domains) mix(static_cast<uint64_t>(d));
   mix(o.epochs), mix(o.warmup_epochs), mix(o.min_steps), mix(o.seed), mix(o.sampler.batch_size);
   mix(o.model.latent_dim), mix(o.model.n_classes), mix(o.model.decoder), mix(o.model.n_domains);
@@ -684,49 +684,46 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   const int rank = communicator.rank(), world = communicator.world_size();
   if (world == 1) return train(x, domains, options, callbacks, initial, labels);
   ThreadGuard restore;
-  check_inputs(x, domains, options, labels);
-  if (x.n_rows < world) throw std::invalid_argument("fewer cells than ranks");
+  const int n_cells = static_cast<int>(domains.size());
+  if (n_cells < world) throw std::invalid_argument("fewer cells than ranks");
+  const std::vector<int> cells = share_of(n_cells, rank, world);
+  if (x.n_rows != static_cast<int>(cells.size()))
+    throw std::invalid_argument("the input does not hold this rank's share of the cells");
+  if (!labels.empty() && labels.size() != domains.size())
+    throw std::invalid_argument("labels and domains differ in length");
+  std::vector<int> local_domains, local_labels;
+  for (int c : cells) {
+    local_domains.push_back(domains[c]);
+    if (!labels.empty()) local_labels.push_back(labels[c]);
+  }
+  check_inputs(x, local_domains, options, local_labels);
   // Ranks given different data or settings would call different collectives (or move
   // gradients of different sizes) and fail obscurely or wait for the timeout: compare a
-  // fingerprint of both first.
-  const uint64_t mine = fingerprint(x, domains, options);
+  // fingerprint of what they share (every cell's batch, the features, the settings) first.
+  const uint64_t mine = fingerprint(x.n_cols, domains, options);
   const auto as_signed = [](uint64_t v) { return static_cast<int64_t>(v >> 1); };
   if (communicator.allreduce_min(as_signed(mine)) != -communicator.allreduce_min(-as_signed(mine)))
     throw DistributedError("the ranks were not given the same input and settings (cells, features, batch labels, "
                            "epochs, batch size, model, seed, ...): every rank must make the same call on the same data");
-  // This rank's share as a CSR matrix of its own, so that the trainer, the sampler and
-  // the kNN pass see only these cells.
-  const std::vector<int> cells = share_of(x.n_rows, rank, world);
-  std::vector<int> indptr{0}, indices;
-  std::vector<float> values;
-  std::vector<int> local_domains, local_labels;
-  for (int c : cells) {
-    indices.insert(indices.end(), x.indices + x.indptr[c], x.indices + x.indptr[c + 1]);
-    values.insert(values.end(), x.values + x.indptr[c], x.values + x.indptr[c + 1]);
-    indptr.push_back(static_cast<int>(indices.size()));
-    local_domains.push_back(domains[c]);
-    if (!labels.empty()) local_labels.push_back(labels[c]);
-  }
-  const CsrView local{static_cast<int>(cells.size()), x.n_cols, indptr.data(), indices.data(), values.data()};
   TrainResult r;
   {
-    Trainer trainer(local, local_domains, options, initial, local_labels, nullptr, &communicator, x.n_rows);
+    Trainer trainer(x, local_domains, options, initial, local_labels, nullptr, &communicator, n_cells);
     r = trainer.run(callbacks);
   }
-  // Rank 0 gathers every rank's share back into x's order.
+  // Rank 0 gathers every rank's share back into the cells' order.
   const int dim = r.latent_dim;
   const std::vector<float> all = communicator.gather(r.embedding.data(), static_cast<int64_t>(r.embedding.size()), 0);
   if (rank == 0) {
-    std::vector<float> ordered(static_cast<size_t>(x.n_rows) * dim);
+    std::vector<float> ordered(static_cast<size_t>(n_cells) * dim);
     size_t row = 0;
     for (int q = 0; q < world; ++q) {
-      for (int c : share_of(x.n_rows, q, world)) {
+      for (int c : share_of(n_cells, q, world)) {
         std::copy_n(all.data() + row * dim, dim, ordered.data() + static_cast<size_t>(c) * dim);
         ++row;
       }
     }
     r.embedding = std::move(ordered);
-    r.n_cells = x.n_rows;
+    r.n_cells = n_cells;
   }
   return r;
 }

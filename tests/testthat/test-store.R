@@ -43,3 +43,25 @@ test_that("the scan finds counts, variable genes and values training cannot use"
   bad@x[7] <- 1e39
   expect_error(run_store(bad), "above 3.4e38.*the largest is 1e\\+39")
 })
+
+test_that("a distributed rank's store holds only its share, with the features of all cells", {
+  d <- small_data()
+  cells <- seq(2L, ncol(d$counts), by = 3L)
+  share <- concordR:::.prepare_store(d$counts, features = NULL, verbose = FALSE, cells = cells)
+  whole <- concordR:::.prepare_store(d$counts, features = NULL, verbose = FALSE)
+  # The shape and names stay the input's, and the variable genes are those of every cell.
+  expect_identical(dim(share), dim(whole))
+  expect_identical(dimnames(share), dimnames(whole))
+  apart <- concordR:::.prepare_store(d$counts[, cells], features = rownames(whole), verbose = FALSE)
+  # Same cells in the store: the same training, bit for bit.
+  params <- attr(run_store(d$counts[, cells], group.by = d$meta$batch[cells]), "concord")$params
+  train <- function(input) {
+    concordR:::.concord_train(input$store, as.integer(factor(d$meta$batch[cells])) - 1L, params, NULL)$embedding
+  }
+  expect_identical(train(share), train(apart))
+  # Blocks that start past 0 (files) and cells split across blocks are cut the same way.
+  b <- concordR:::.block_cells(c(5L, 7L, 7L, 10L), c(1L, 2L, 3L, 4L, 5L), c(1, 2, 3, 4, 5), c(1L, 3L))
+  expect_identical(b, list(p = c(0L, 2L, 5L), i = 1:5, v = c(1, 2, 3, 4, 5)))
+  b <- concordR:::.block_cells(c(5L, 7L, 7L, 10L), 1:5, c(1, 2, 3, 4, 5), 2:3)
+  expect_identical(b, list(p = c(0L, 0L, 3L), i = 3:5, v = c(3, 4, 5)))
+})
