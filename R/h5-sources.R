@@ -31,9 +31,15 @@
   max(first, min(n, findInterval(p[first] + values, p) - 1L))
 }
 
-# One stretch (1-based positions `range`) of a group's 1-D dataset `name`, as doubles.
-.h5_read_range <- function(g, name, range) {
-  if (length(range)) as.numeric(g[[name]]$read(args = list(range))) else numeric(0)
+# Positions from..to (1-based; none when to < from) of a group's 1-D dataset `name`, as
+# doubles, or as R's integers where they fit (`index`: indices, kept small). Given as the
+# call from:to, hdf5r selects them as one hyperslab at once; a vector of the positions
+# would first be checked for regularity in R (copies and a hash of the whole vector,
+# which took most of the reading time of a block).
+.h5_read_range <- function(g, name, from, to, index = FALSE) {
+  if (to < from) return(if (index) integer(0) else numeric(0))
+  v <- g[[name]]$read(args = list(call(":", as.numeric(from), as.numeric(to))))
+  if (index && is.integer(v)) v else as.numeric(v)
 }
 
 # A sparse group compressed by cell (AnnData's csr_matrix, 10x's matrix) as a source of
@@ -51,10 +57,9 @@
     first <- 1L
     while (first <= n.cells) {
       last <- .h5_last_row(p, first, block.values, n.cells)
-      range <- if (p[last + 1L] > p[first]) seq.int(p[first] + 1L, p[last + 1L]) else integer(0)
       offsets <- p[first:(last + 1L)]
-      genes <- as.integer(.h5_read_range(g, "indices", range))
-      values <- .h5_read_range(g, "data", range)
+      genes <- as.integer(.h5_read_range(g, "indices", p[first] + 1, p[last + 1L], index = TRUE))
+      values <- .h5_read_range(g, "data", p[first] + 1, p[last + 1L])
       if (!is.null(column)) {
         kept <- !is.na(column[genes + 1L])
         cell <- rep.int(seq_len(last - first + 1L), diff(offsets))
@@ -83,7 +88,7 @@
     d <- h5[[dataset]]
     for (first in seq.int(1L, n.cells, by = per.block)) {
       cells <- seq.int(first, min(n.cells, first + per.block - 1L))
-      m <- d$read(args = list(quote(expr = ), cells), drop = FALSE)
+      m <- d$read(args = list(quote(expr = ), call(":", first, max(cells))), drop = FALSE)  # a hyperslab
       stored <- which(m != 0 | is.na(m)) - 1L  # 0-based, column-major: gene fastest
       cell <- stored %/% n.genes
       f(c(0L, cumsum(tabulate(cell + 1L, nbins = length(cells)))), stored - cell * n.genes, as.numeric(m[stored + 1L]))
@@ -116,7 +121,8 @@
     type <- g[["data"]]$get_type()
     value.size <- if (identical(as.character(type$get_class()), "H5T_FLOAT") && type$get_size() == 4) 4L else 8L
     n.values <- p[length(p)]
-    width <- as.integer(max(1, ceiling(n.cells / 1000), floor(block.values / 4 * n.cells / max(1, n.values))))
+    width <- as.integer(min(max(1, n.cells), max(1, ceiling(n.cells / 1000),
+                                                 floor(block.values / 4 * n.cells / max(1, n.values)))))
     n.ranges <- as.integer(ceiling(n.cells / width))
     dir <- tempfile("concordR-cells-")
     dir.create(dir)
@@ -126,14 +132,13 @@
     first <- 1L
     while (first <= n.genes) {
       last <- .h5_last_row(p, first, block.values / 2, n.genes)
-      range <- if (p[last + 1L] > p[first]) seq.int(p[first] + 1L, p[last + 1L]) else integer(0)
-      cells <- .h5_read_range(g, "indices", range)
+      cells <- .h5_read_range(g, "indices", p[first] + 1, p[last + 1L], index = TRUE)
       if (length(cells) && (anyNA(cells) || min(cells) < 0 || max(cells) >= n.cells)) {
         .stop("'", path, "' is corrupt: ", group, " holds cell indices outside 0 to ", n.cells - 1L,
               " (its shape has ", n.cells, " cells).")
       }
       cells <- as.integer(cells)
-      values <- .h5_read_range(g, "data", range)
+      values <- .h5_read_range(g, "data", p[first] + 1, p[last + 1L])
       genes <- rep.int(seq.int(first - 1L, last - 1L), diff(p[first:(last + 1L)]))
       in.range <- cells %/% width + 1L
       order.by.range <- order(in.range, method = "radix")
@@ -162,26 +167,23 @@
       l <- .h5_last_row(ends, k, block.values, length(counts))
       first.cell <- (k - 1L) * width
       n.block <- min(n.cells, l * width) - first.cell
-      total <- sum(counts[k:l])
-      cell <- integer(total)
-      gene <- integer(total)
-      value <- numeric(total)
+      # Ranges hold disjoint, increasing cells, so each is ordered alone, in its place.
+      gene <- integer(sum(counts[k:l]))
+      value <- numeric(length(gene))
+      per.cell <- integer(n.block)
       at <- 0
       for (r in k:l) {
         if (counts[r] == 0) next
         range <- .read_sorted_range(file.path(sorted$dir, r), counts[r], sorted$value.size)
+        by.cell <- order(range$cell, method = "radix")
         slot <- seq.int(at + 1, at + counts[r])
-        cell[slot] <- range$cell
-        gene[slot] <- range$gene
-        value[slot] <- range$value
+        gene[slot] <- range$gene[by.cell]
+        value[slot] <- range$value[by.cell]
+        per.cell <- per.cell + tabulate(range$cell - first.cell + 1L, nbins = n.block)
         at <- at + counts[r]
       }
-      cell <- cell - first.cell + 1L
-      by.cell <- order(cell, method = "radix")
-      gene <- gene[by.cell]
-      value <- value[by.cell]
-      rm(by.cell)
-      f(c(0L, cumsum(tabulate(cell, nbins = n.block))), gene, value)
+      range <- by.cell <- NULL
+      f(c(0L, cumsum(per.cell)), gene, value)
       k <- l + 1L
     }
   }
@@ -208,21 +210,23 @@
 .read_sorted_range <- function(file, n, value.size) {
   con <- file(file, "rb")
   on.exit(close(con))
-  out <- list(cell = integer(n), gene = integer(n), value = numeric(n))
+  cell <- integer(n)
+  gene <- integer(n)
+  value <- numeric(n)
   read <- 0
   while (read < n) {
     size <- readBin(con, "integer", n = 1L, size = 4L)
     index <- if (length(size)) readBin(con, "integer", n = 2L * size, size = 4L) else integer(0)
-    value <- if (length(size)) readBin(con, "double", n = size, size = value.size) else numeric(0)
-    if (!length(size) || length(index) != 2L * size || length(value) != size || read + size > n) {
+    values <- if (length(size)) readBin(con, "double", n = size, size = value.size) else numeric(0)
+    if (!length(size) || length(index) != 2L * size || length(values) != size || read + size > n) {
       .stop("a temporary file of the cells' sorted values, '", file, "', was cut short; ",
             "check the free space in tempdir() ('", tempdir(), "').")
     }
     slot <- seq.int(read + 1, length.out = size)
-    out$cell[slot] <- index[seq_len(size)]
-    out$gene[slot] <- index[size + seq_len(size)]
-    out$value[slot] <- value
+    cell[slot] <- index[seq_len(size)]
+    gene[slot] <- index[size + seq_len(size)]
+    value[slot] <- values
     read <- read + size
   }
-  out
+  list(cell = cell, gene = gene, value = value)
 }

@@ -170,6 +170,10 @@ test_that("CSC and dense .h5ad files are read in blocks of bounded size, exactly
     })
     expect_identical(sorted_dirs(), before, label = layout)  # training removed them
   }
+  # No stored values at all.
+  empty <- Matrix::drop0(m * 0)
+  write_h5ad(file.path(dir, "empty.h5ad"), empty, obs, "csc")
+  expect_identical(read_blocks(concordR:::.read_h5ad(file.path(dir, "empty.h5ad"))$x), empty)
 })
 
 test_that("write.to adds the embedding as obsm without touching the input", {
