@@ -98,7 +98,10 @@
       cells <- seq.int(first, min(n.cells, first + per.block - 1L))
       # from:to as a call is one hyperslab to hdf5r, not a vector checked for regularity.
       m <- d$read(args = list(quote(expr = ), call(":", first, max(cells))), drop = FALSE)
-      stored <- which(m != 0 | is.na(m)) - 1L  # 0-based, column-major: gene fastest
+      kept <- m != 0  # NA where m is NA or NaN, which are kept
+      if (anyNA(kept)) kept[is.na(kept)] <- TRUE
+      stored <- which(kept) - 1L  # 0-based, column-major: gene fastest
+      kept <- NULL
       cell <- stored %/% n.genes
       f(c(0L, cumsum(tabulate(cell + 1L, nbins = length(cells)))), stored - cell * n.genes, as.numeric(m[stored + 1L]))
     }
