@@ -39,10 +39,12 @@
 #'   dense) or a 10x Genomics `.h5` file (its gene expression features). The input is
 #'   never copied in R: the engine scans it once (value checks, variable genes) and keeps
 #'   its own float32 copy of the training features only (about 8 bytes per stored value).
-#'   An `.h5ad` file stored as CSR (AnnData's usual layout), a 10x `.h5` file and an
-#'   HDF5-backed assay are read a block of cells at a time (files: about
-#'   `getOption("concordR.block.values", 2^23)` stored values, some 100 MB in R), so that
-#'   they are never held in R whole; CSC and dense `.h5ad` files are read whole.
+#'   Files (`.h5ad` in any of its layouts, 10x `.h5`) and HDF5-backed assays are read a
+#'   block of cells at a time (files: about `getOption("concordR.block.values", 2^23)`
+#'   stored values, some 100 MB in R), so that they are never held in R whole. A CSC
+#'   `.h5ad` (one column per gene) is first sorted by cell into temporary files in
+#'   `tempdir()` (16 bytes per stored value, 12 for float32 values; removed once the
+#'   input is built).
 #' @param group.by Batch of each cell: a metadata column name (Seurat, SCE; an `obs`
 #'   column of an `.h5ad` file), or a vector with one label per cell. `NULL` treats all cells as one dataset.
 #' @param features Features (genes) to train on. Default: the object's variable features

@@ -1,10 +1,7 @@
 # Reading the files atlases are stored in: AnnData .h5ad and 10x Genomics .h5, through
-# hdf5r. Both keep sparse matrices in compressed form whose arrays are exactly a
-# dgCMatrix's slots (a cells x genes CSR matrix is a genes x cells CSC one), so the
-# expression is assembled from the three arrays without a transpose.
-#
-# hdf5r reverses dimensions relative to the HDF5 C API (R is column-major, HDF5
-# row-major), so an HDF5 dataset of n_obs x n_vars reads as an n_vars x n_obs R matrix.
+# hdf5r. The expression matrix is never read whole: it becomes a source of blocks of
+# cells (R/h5-sources.R, one per layout) that training walks; here are the files' other
+# parts (obs, var, names) and writing the embedding back.
 
 .h5_open <- function(path) {
   .require("hdf5r", "to read .h5ad and .h5 files")
@@ -29,42 +26,19 @@
   node$attr_open(name)$read()
 }
 
-# Integer-valued HDF5 arrays (indices, pointers) as R integers, with a clear error
-# beyond what a dgCMatrix can index.
-.h5_index <- function(dataset, what) {
-  v <- as.numeric(dataset$read())
-  if (length(v) && max(v) > .Machine$integer.max) {
-    .stop("the file's ", what, " exceeds R's sparse matrix limit of 2^31 - 1 stored values; ",
-          "split the file into smaller ones.")
-  }
-  as.integer(v)
-}
-
-# `count` consecutive values of a one-dimensional dataset from position `first` (1-based)
-# as one hyperslab: read(args = list(first:last)) would first check the regularity of the
-# whole index vector in R, which took three quarters of reading a file in blocks.
-.h5_read_slab <- function(dataset, first, count) {
-  if (count == 0) return(numeric(0))
-  space <- dataset$get_space()
-  on.exit(space$close())
-  space$select_hyperslab(start = first, count = count)
-  dataset$read_low_level(file_space = space, mem_space = hdf5r::H5S$new(dims = count, maxdims = count))
-}
-
-# AnnData's csc_matrix (one compressed row per gene) read whole, as genes x cells.
-.h5_genes_major <- function(group, n.genes, n.cells) {
-  x <- as.numeric(group[["data"]]$read())
-  j <- .h5_index(group[["indices"]], "matrix")
-  p <- .h5_index(group[["indptr"]], "matrix")
-  m <- methods::new("dgRMatrix", j = j, p = p, x = x, Dim = c(n.genes, n.cells))
-  methods::as(m, "CsparseMatrix")
-}
-
-# An AnnData matrix node (X or a layer) as genes x cells: a source read a block of cells
-# at a time for csr_matrix (AnnData's usual layout, .h5_cell_source()), else read whole.
+# An AnnData matrix node (X or a layer) as a genes x cells source read a block of cells
+# at a time (R/h5-sources.R), whichever its layout: csr_matrix (AnnData's usual one),
+# csc_matrix, or a dense array.
 .h5ad_matrix <- function(node, what, path, block.values) {
   if (inherits(node, "H5D")) {  # dense: n_obs x n_vars in HDF5, n_vars x n_obs here
-    return(methods::as(Matrix::Matrix(node$read(), sparse = TRUE), "CsparseMatrix"))
+    dims <- node$dims
+    type <- as.character(node$get_type()$get_class())
+    if (length(dims) != 2L || !type %in% c("H5T_INTEGER", "H5T_FLOAT")) {
+      .stop(what, " is a dense array of ", length(dims), " dimension(s) and HDF5 type ", type,
+            "; concordR reads a cells x genes array of numbers.")
+    }
+    return(.h5_dense_source(path, node$get_obj_name(), n.genes = as.integer(dims[1]),
+                            n.cells = as.integer(dims[2]), block.values))
   }
   kind <- .h5_attr(node, "encoding-type")
   shape <- as.integer(.h5_attr(node, "shape"))
@@ -72,56 +46,8 @@
     .stop(what, " is stored as '", if (is.null(kind)) "unknown" else kind, "'; concordR reads ",
           "dense arrays and csr_matrix / csc_matrix groups (AnnData 0.7 or later).")
   }
-  if (kind == "csr_matrix") {
-    return(.h5_cell_source(path, node$get_obj_name(), n.genes = shape[2], n.cells = shape[1], block.values))
-  }
-  .h5_genes_major(node, n.genes = shape[2], n.cells = shape[1])
-}
-
-# A sparse group compressed by cell (AnnData's csr_matrix, 10x's matrix) as a source
-# (.new_source()) of n.genes x n.cells whose blocks hold about `block.values` stored
-# values each, read from the file when the blocks are walked: only the cells' offsets and
-# one block are in memory at a time. `keep`: the genes to keep (10x: gene expression
-# features only), all by default.
-.h5_cell_source <- function(path, group, n.genes, n.cells, block.values, keep = NULL) {
-  force(group)  # the node it is read from closes with the file
-  force(block.values)
-  column <- if (is.null(keep)) NULL else ifelse(keep, cumsum(keep) - 1L, NA_integer_)
-  blocks <- function(f) {
-    h5 <- .h5_open(path)
-    on.exit(h5$close_all())
-    g <- h5[[group]]
-    p <- as.numeric(g[["indptr"]]$read())
-    n.values <- g[["data"]]$dims
-    if (length(p) != n.cells + 1L || p[1] != 0 || is.unsorted(p) || p[length(p)] != n.values ||
-        g[["indices"]]$dims != n.values) {
-      .stop("'", path, "' is corrupt or truncated: the offsets of ", group, " (", length(p), " for ",
-            n.cells, " cells) do not match its ", n.values, " stored values.")
-    }
-    if (n.values > .Machine$integer.max) {
-      .stop("'", path, "' holds more than 2^31 - 1 stored values, beyond what concordR can index; ",
-            "split the file into smaller ones.")
-    }
-    p <- as.integer(p)
-    first <- 1L
-    while (first <= n.cells) {
-      last <- max(first, min(n.cells, findInterval(p[first] + block.values, p) - 1L))
-      read <- function(name) .h5_read_slab(g[[name]], p[first] + 1, p[last + 1L] - p[first])
-      offsets <- p[first:(last + 1L)]
-      genes <- as.integer(as.numeric(read("indices")))
-      values <- as.numeric(read("data"))
-      if (!is.null(column)) {
-        kept <- !is.na(column[genes + 1L])
-        cell <- rep.int(seq_len(last - first + 1L), diff(offsets))
-        offsets <- c(0L, cumsum(tabulate(cell[kept], nbins = last - first + 1L)))
-        genes <- column[genes[kept] + 1L]
-        values <- values[kept]
-      }
-      f(offsets, genes, values)
-      first <- last + 1L
-    }
-  }
-  .new_source(c(if (is.null(keep)) n.genes else sum(keep), n.cells), NULL, blocks)
+  source <- if (kind == "csr_matrix") .h5_cell_source else .h5_gene_source
+  source(path, node$get_obj_name(), n.genes = shape[2], n.cells = shape[1], block.values)
 }
 
 # One AnnData dataframe column: a categorical group (codes into categories; -1 is
@@ -156,8 +82,8 @@
 }
 
 # An .h5ad file's expression (X, or the named layer) as genes x cells with the cells'
-# obs table; a CSR matrix as a source read in blocks of about `block.values` stored
-# values (option concordR.block.values; 2^23, about 100 MB in R).
+# obs table: a source read in blocks of about `block.values` stored values (option
+# concordR.block.values; 2^23, about 100 MB in R).
 .read_h5ad <- function(path, layer = NULL, block.values = getOption("concordR.block.values", 2^23)) {
   f <- .h5_open(path)
   on.exit(f$close_all())

@@ -141,7 +141,7 @@
 }
 
 # Calls f(p, i, x) on the compressed slots of each block of cells of `x`: a dgCMatrix
-# is one block (its slots, not copied), a file source (.h5ad_csr_source()) reads its
+# is one block (its slots, not copied), a file source (R/h5-sources.R) reads its
 # blocks in turn.
 .each_block <- function(x, f) {
   if (inherits(x, "concord_source")) x$blocks(f) else f(x@p, x@i, x@x)

@@ -14,6 +14,7 @@
 # the input's.
 .prepare_store <- function(x, features, verbose, feature.batch = NULL, cells = NULL) {
   if (inherits(x, "DelayedMatrix")) x <- .delayed_source(x)
+  on.exit(.release_source(x))  # walked twice (scan, store), then no more
   x <- .checked_shape(if (inherits(x, "concord_source")) x else .as_dgc(x))
   scan <- .scan_input(x, verbose, feature.batch)
   features <- .choose_features(features, rownames(x), scan, verbose)
@@ -53,10 +54,17 @@
 .engine_input <- function(x) if (inherits(x, "concord_input")) x$store else x
 
 # A file's matrix read a block of cells at a time: features x cells, as its `blocks`
-# function hands them to f(p, i, x) (.each_block()).
-.new_source <- function(dim, dimnames, blocks) {
-  structure(list(dim = as.integer(dim), dimnames = dimnames, blocks = blocks),
+# function hands them to f(p, i, x) (.each_block()). `release`: a function that frees
+# what walking the blocks left behind to walk them faster again (a CSC file's cells
+# sorted into temporary files, .h5_gene_source()), called once the store is built.
+.new_source <- function(dim, dimnames, blocks, release = NULL) {
+  structure(list(dim = as.integer(dim), dimnames = dimnames, blocks = blocks, release = release),
             class = c("concord_source", "concord_matrix"))
+}
+
+.release_source <- function(x) {
+  if (inherits(x, "concord_source") && is.function(x$release)) x$release()
+  invisible(NULL)
 }
 
 #' @export

@@ -1,6 +1,8 @@
 # Small files written here in the layouts AnnData and Cell Ranger use.
-write_h5ad <- function(path, counts, obs, layout = c("csr", "csc", "dense")) {
+# `float32`: the values stored as single precision, as AnnData often writes them.
+write_h5ad <- function(path, counts, obs, layout = c("csr", "csc", "dense"), float32 = FALSE) {
   layout <- match.arg(layout)
+  dtype <- if (float32) hdf5r::h5types$H5T_NATIVE_FLOAT else NULL
   f <- hdf5r::H5File$new(path, mode = "w")
   on.exit(f$close_all())
   set_attrs <- function(node, ...) {
@@ -8,11 +10,12 @@ write_h5ad <- function(path, counts, obs, layout = c("csr", "csc", "dense")) {
     for (n in names(a)) hdf5r::h5attr(node, n) <- a[[n]]
   }
   if (layout == "dense") {
-    f[["X"]] <- as.matrix(counts)  # genes x cells here is cells x genes in the file
+    # genes x cells here is cells x genes in the file
+    f$create_dataset("X", robj = as.matrix(counts), dtype = dtype)
   } else {
     m <- if (layout == "csr") methods::as(counts, "CsparseMatrix") else methods::as(counts, "RsparseMatrix")
     x <- f$create_group("X")
-    x[["data"]] <- m@x
+    x$create_dataset("data", robj = m@x, dtype = dtype)
     x[["indices"]] <- if (layout == "csr") m@i else m@j
     x[["indptr"]] <- m@p
     set_attrs(x, `encoding-type` = paste0(layout, "_matrix"), `encoding-version` = "0.1.0",
@@ -69,11 +72,20 @@ read_blocks <- function(x) {
   out
 }
 
-n_blocks <- function(x) {
-  n <- 0L
-  x$blocks(function(...) n <<- n + 1L)
+n_blocks <- function(x) length(block_values(x))
+
+# The number of stored values of each block of a file source.
+block_values <- function(x) {
+  n <- integer(0)
+  x$blocks(function(p, i, v) n <<- c(n, length(i)))
   n
 }
+
+# Values as single precision holds them.
+float32 <- function(v) readBin(writeBin(v, raw(), size = 4), "double", n = length(v), size = 4)
+
+# The folders of cells sorted out of CSC files (.h5_gene_source()).
+sorted_dirs <- function() list.files(tempdir(), pattern = "^concordR-cells-")
 
 file_fast <- list(latent.dim = 8, encoder.dims = 32, epochs = 1, min.steps = 0, batch.size = 64,
                   threads = 1, verbose = FALSE, seed = 3)
@@ -100,7 +112,7 @@ test_that("CSR, CSC and dense .h5ad files and 10x .h5 files read the same", {
     path <- file.path(dir, paste0(layout, ".h5ad"))
     write_h5ad(path, d$counts, obs, layout)
     input <- concordR:::.read_h5ad(path, block.values = 500)
-    if (layout == "csr") expect_gt(n_blocks(input$x), 10)
+    expect_gt(n_blocks(input$x), 10, label = layout)
     expect_identical(read_blocks(input$x), d$counts, label = layout)
     expect_identical(input$meta$batch, obs$batch, label = layout)
     expect_identical(unclass(run_file(path, group.by = "batch"))[, ], unclass(expected)[, ], label = layout)
@@ -114,6 +126,54 @@ test_that("CSR, CSC and dense .h5ad files and 10x .h5 files read the same", {
   expect_gt(n_blocks(input$x), 10)
   expect_identical(read_blocks(input$x), d$counts)  # the antibody feature left out
   expect_identical(unclass(run_file(path, group.by = d$meta$batch))[, ], unclass(expected)[, ])
+})
+
+test_that("CSC and dense .h5ad files are read in blocks of bounded size, exactly", {
+  skip_if_not_installed("hdf5r")
+  d <- small_data()
+  set.seed(11)
+  # Fractional single-precision values, an empty cell, an empty gene, and ten deep cells
+  # holding every gene among shallow ones: blocks must stay bounded all the same.
+  m <- d$data
+  m[, 1:10] <- matrix(runif(nrow(m) * 10), nrow(m))
+  m[, 5] <- 0
+  m[7, ] <- 0
+  m <- Matrix::drop0(m)
+  m@x <- float32(m@x)
+  obs <- list(batch = factor(d$meta$batch))
+  dir <- withr::local_tempdir()
+  before <- sorted_dirs()
+  expected <- run_file(m, group.by = d$meta$batch)
+  for (layout in c("csc", "dense")) {
+    path <- file.path(dir, paste0(layout, ".h5ad"))
+    write_h5ad(path, m, obs, layout, float32 = TRUE)
+    # Blocks of one or a few cells; at 4000 a CSC file's ranges hold several cells each.
+    for (values in c(500, 4000)) {
+      input <- concordR:::.read_h5ad(path, block.values = values)
+      sizes <- block_values(input$x)
+      expect_gt(length(sizes), 4, label = layout)
+      expect_lte(max(sizes), values, label = layout)
+      expect_identical(read_blocks(input$x), m, label = layout)
+      if (layout == "csc") {
+        # The cells sorted on the first walk are kept for the next ones, until released.
+        expect_length(setdiff(sorted_dirs(), before), 1)
+        input$x$release()
+        expect_identical(sorted_dirs(), before)
+      }
+    }
+    if (layout == "csc") {
+      expect_identical(read_blocks(input$x), m)  # sorted again
+      input$x$release()
+    }
+    withr::with_options(list(concordR.block.values = 300), {
+      expect_identical(unclass(run_file(path, group.by = "batch"))[, ], unclass(expected)[, ], label = layout)
+    })
+    expect_identical(sorted_dirs(), before, label = layout)  # training removed them
+  }
+  # No stored values at all.
+  empty <- Matrix::drop0(m * 0)
+  write_h5ad(file.path(dir, "empty.h5ad"), empty, obs, "csc")
+  expect_identical(read_blocks(concordR:::.read_h5ad(file.path(dir, "empty.h5ad"))$x), empty)
 })
 
 test_that("write.to adds the embedding as obsm without touching the input", {
@@ -163,6 +223,40 @@ test_that("bad files give clear errors", {
   f[["X"]][["indptr"]] <- c(0L, 5L)
   f$close_all()
   expect_error(run_file(broken), "'.*broken.h5ad' is corrupt or truncated: the offsets of /X \\(2 for 240 cells\\)")
+  # The same for CSC: offsets cut short, values cut short, cells beyond the shape; no
+  # sorted cells are left behind.
+  before <- sorted_dirs()
+  rewrite <- function(path, name, value) {
+    f <- hdf5r::H5File$new(path, mode = "r+")
+    on.exit(f$close_all())
+    f[["X"]]$link_delete(name)
+    f[["X"]][[name]] <- value
+  }
+  csc <- file.path(dir, "csc.h5ad")
+  write_h5ad(csc, d$counts, list(batch = factor(d$meta$batch)), "csc")
+  rewrite(csc, "indptr", c(0L, 5L))
+  expect_error(run_file(csc), "'.*csc.h5ad' is corrupt or truncated: the offsets of /X \\(2 for 300 genes\\)")
+  write_h5ad(csc, d$counts, list(batch = factor(d$meta$batch)), "csc")
+  rewrite(csc, "data", c(1, 2, 3))
+  expect_error(run_file(csc), "corrupt or truncated: the offsets of /X \\(301 for 300 genes\\) do not match its 3 stored")
+  write_h5ad(csc, d$counts, list(batch = factor(d$meta$batch)), "csc")
+  m <- methods::as(d$counts, "RsparseMatrix")
+  rewrite(csc, "indices", replace(m@j, 100, 240L))
+  expect_error(withr::with_options(list(concordR.block.values = 300), run_file(csc)),
+               "'.*csc.h5ad' is corrupt: /X holds cell indices outside 0 to 239 \\(its shape has 240 cells\\)")
+  expect_identical(sorted_dirs(), before)
+  # Dense: an array that is not cells x genes; a value training cannot use.
+  dense <- file.path(dir, "dense.h5ad")
+  write_h5ad(dense, d$counts, list(batch = factor(d$meta$batch)), "dense")
+  f <- hdf5r::H5File$new(dense, mode = "r+")
+  f$link_delete("X")
+  f[["X"]] <- array(1, c(300, 240, 2))
+  f$close_all()
+  expect_error(run_file(dense), "X is a dense array of 3 dimension\\(s\\) and HDF5 type H5T_FLOAT")
+  bad <- as.matrix(d$counts)
+  bad[3, 200] <- NaN
+  write_h5ad(dense, bad, list(batch = factor(d$meta$batch)), "dense")
+  expect_error(run_file(dense), "1 non-finite value\\(s\\)")
   h5 <- file.path(dir, "m.h5")
   write_10x(h5, d$counts)
   expect_error(run_file(h5, write.to = file.path(dir, "o.h5ad")), "needs an .h5ad input")
