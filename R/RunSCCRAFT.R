@@ -10,26 +10,41 @@
 #' is updated 10 times per step; after `warmup.epochs` the autoencoder maximises its
 #' cross-entropy with weight 0.2. The triplet loss (weight 1, margin 5) keeps each
 #' batch's own structure: Leiden clusters are found within each batch before training at
-#' a low resolution (0.5) and, inside each of those, at a high one (7); an anchor's
+#' a low resolution (0.2) and, inside each of those, at a high one (7); an anchor's
 #' positive comes from its high-resolution cluster and its negative from another
 #' low-resolution cluster of the same batch. Trusted annotations can replace either
 #' level (`low.res.labels`, `high.res.labels`), as the paper suggests.
+#'
+#' The low resolution is the paper's setting for simple annotations (0.2), not its
+#' general default (0.5): the margin holds different low-resolution clusters apart, so a
+#' cell type split at the low resolution is torn into islands. At 0.5, kang_ctrl_5donors'
+#' CD4 T cells fell into two or three clusters per donor and stayed three separate groups
+#' in the embedding (ARI 0.65; bench/README.md). Raise `resolution[1]` for data with
+#' finely divided cell types, where 0.2 may merge types that should be kept apart.
 #'
 #' Mini-batches of 512 cells hold about equal numbers from every batch; an epoch draws
 #' 512 cells per batch (small batches are drawn with replacement), as the reference;
 #' Adam with learning rate 1e-3, 150 epochs. Departures: the embedding is the latent
 #' mean (the reference takes one posterior sample and reduces it to 50 principal
 #' components); mini-batches of 512 rather than the reference's 1024 (its two-batch
-#' shuffles of 512 per batch); each triplet's positive is drawn from the anchor's
-#' high-resolution cluster, where the reference draws random pairs of a low-resolution
-#' cluster and keeps only those that share a high-resolution one; the decoder's
-#' exponentials are capped at exp(15).
+#' shuffles of 512 per batch); the clusters are found within each batch, the high
+#' resolution inside each low-resolution cluster, as the paper describes, where the
+#' reference code clusters all cells together once per resolution (`cluster.within =
+#' "all"`); each triplet's positive is drawn from the anchor's high-resolution cluster,
+#' where the reference draws random pairs of a low-resolution cluster and keeps only
+#' those that share a high-resolution one; the encoder's layers start Kaiming-normal
+#' (the reference: PyTorch's default); the decoder's exponentials are capped at exp(15).
 #'
 #' @param group.by Batch of each cell (a metadata column name, or one label per cell).
 #' @param low.res.labels,high.res.labels Optional labels per cell (metadata column names
 #'   or vectors) replacing the low- or high-resolution clusters; `NA` keeps a cell out of
 #'   the triplets. Only cells of the same batch are compared.
-#' @param resolution Leiden resolutions of the low- and high-resolution clusters.
+#' @param resolution Leiden resolutions of the low- and high-resolution clusters (see
+#'   Details for the low one).
+#' @param cluster.within `"batch"`: cluster each batch on its own graph, the high
+#'   resolution inside each low-resolution cluster (the paper); `"all"`: one graph of all
+#'   cells clustered once at each resolution (the reference code). Triplets are formed
+#'   within batches either way.
 #' @param adversarial Train the batch discriminator against the encoder (`FALSE` leaves
 #'   only the decoder's batch code and the triplets).
 #' @param latent.dim Dimensions of the latent space (the embedding).
@@ -63,7 +78,8 @@ RunSCCRAFT <- function(object, ...) UseMethod("RunSCCRAFT")
 #' @rdname RunSCCRAFT
 #' @export
 RunSCCRAFT.default <- function(object, group.by = NULL, features = NULL, low.res.labels = NULL,
-                               high.res.labels = NULL, resolution = c(0.5, 7),
+                               high.res.labels = NULL, resolution = c(0.2, 7),
+                               cluster.within = c("batch", "all"),
                                adversarial = TRUE, latent.dim = 256, encoder.dims = c(1024, 512),
                                epochs = 150, warmup.epochs = 50, batch.size = 512, lr = 1e-3,
                                kl.weight = 0.005, cosine.weight = 20, triplet.weight = 1,
@@ -72,6 +88,7 @@ RunSCCRAFT.default <- function(object, group.by = NULL, features = NULL, low.res
                                seed = 0, threads = NULL, device = c("auto", "cpu", "cuda"),
                                verbose = TRUE, reduction.key = "SCCRAFT_", ...) {
   .check_dots(..., fun = "RunSCCRAFT")
+  cluster.within <- .match_choice(cluster.within, c("batch", "all"), "cluster.within")
   .check_flag(adversarial, "adversarial")
   .check_flag(verbose, "verbose")
   .check_flag(decode, "decode")
@@ -95,7 +112,7 @@ RunSCCRAFT.default <- function(object, group.by = NULL, features = NULL, low.res
   threads <- .resolve_threads(threads)
   x <- .prepare_expression(object, features, verbose)
   if (verbose && (is.null(low) || is.null(high))) message("Clustering each batch for the triplet loss (Leiden).")
-  labels <- .sccraft_labels(x, batch, low, high, resolution, seed, threads)
+  labels <- .sccraft_labels(x, batch, low, high, resolution, seed, threads, cluster.within)
   params <- .vae_params(
     "sccraft", trunk.dims = encoder.dims, latent.dim = latent.dim, epochs = epochs,
     batch.size = batch.size, lr = lr, dropout = 0, min.steps = 0, seed = seed,
@@ -157,20 +174,30 @@ RunSCCRAFT.SingleCellExperiment <- function(object, group.by = NULL, features = 
 }
 
 # Each cell's triplet label, low * n.high + high (0-based; -1 for none), with n.high in
-# attr(, "n.high"). Missing levels come from Leiden on each batch's kNN graph (50
-# principal components, 15 neighbours, scanpy's fuzzy weights): low-resolution clusters
-# of the batch, then high-resolution clusters inside each low-resolution one.
-.sccraft_labels <- function(x, batch, low, high, resolution, seed, threads) {
+# attr(, "n.high"). Missing levels come from Leiden on a kNN graph (50 principal
+# components, 15 neighbours, scanpy's fuzzy weights). within = "batch": each batch's own
+# graph, low-resolution clusters of the batch, then high-resolution clusters inside each
+# low-resolution one. within = "all": one graph of all cells, clustered once at each
+# resolution (the reference code's multi_resolution_cluster); the engine still forms
+# triplets within batches only.
+.sccraft_labels <- function(x, batch, low, high, resolution, seed, threads, within = "batch") {
   n <- ncol(x)
   low.code <- if (is.null(low)) rep(NA_integer_, n) else as.integer(low)
   high.code <- if (is.null(high)) rep(NA_integer_, n) else as.integer(high)
-  if (is.null(low) || is.null(high)) {
+  graph_of <- function(cells) {
+    k <- min(15L, length(cells) - 1L)
+    space <- .principal_components(Matrix::t(x[, cells, drop = FALSE]), 50L)$x
+    .fuzzy_graph(.knn_graph(space, k, threads), k)
+  }
+  if ((is.null(low) || is.null(high)) && within == "all") {
+    g <- graph_of(seq_len(n))
+    if (is.null(low)) low.code <- .leiden(g, resolution[1], seed)
+    if (is.null(high)) high.code <- .leiden(g, resolution[2], seed)
+  } else if (is.null(low) || is.null(high)) {
     for (b in levels(batch)) {
       cells <- which(batch == b)
       if (length(cells) < 3L) next
-      k <- min(15L, length(cells) - 1L)
-      space <- .principal_components(Matrix::t(x[, cells, drop = FALSE]), 50L)$x
-      g <- .fuzzy_graph(.knn_graph(space, k, threads), k)
+      g <- graph_of(cells)
       if (is.null(low)) low.code[cells] <- .leiden(g, resolution[1], seed)
       if (is.null(high)) {
         groups <- split(seq_along(cells), low.code[cells])

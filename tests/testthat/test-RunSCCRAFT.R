@@ -37,6 +37,19 @@ test_that("within-batch clusters nest high-resolution clusters in low-resolution
   expect_equal(length(unique((lab[-1] %/% attr(lab, "n.high")))), 2L)
 })
 
+test_that("clusters of all cells together are shared by the batches (the reference code's)", {
+  d <- small_data()
+  x <- concordR:::.prepare_expression(d$data, NULL, FALSE)
+  batch <- factor(d$meta$batch)
+  labels <- concordR:::.sccraft_labels(x, batch, NULL, NULL, c(0.5, 7), seed = 0, threads = 1, within = "all")
+  n.high <- attr(labels, "n.high")
+  low <- labels %/% n.high
+  expect_true(all(labels >= 0))
+  # A low-resolution cluster holds cells of several batches.
+  expect_true(any(tapply(as.character(batch), low, function(v) length(unique(v))) > 1L))
+  expect_gt(n.high, length(unique(low)))
+})
+
 test_that("Seurat and SingleCellExperiment get the embedding and decoded expression", {
   d <- small_data()
   seu <- small_seurat(d)
@@ -56,6 +69,7 @@ test_that("bad inputs get clear errors", {
   expect_error(run_craft(d$data, group.by = d$meta$batch, resolution = 1), "resolution")
   expect_error(run_craft(d$data, group.by = d$meta$batch, low.res.labels = rep(NA, ncol(d$data))), "no label")
   expect_error(run_craft(d$data, group.by = d$meta$batch, triplets = 1), "triplets")
+  expect_error(run_craft(d$data, group.by = d$meta$batch, cluster.within = "donor"), "cluster.within")
 })
 
 test_that("the triplet loss keeps a batch-specific state apart that the adversary pulls in", {
