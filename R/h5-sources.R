@@ -31,22 +31,18 @@
   max(first, min(n, findInterval(p[first] + values, p) - 1L))
 }
 
-# `count` consecutive values of a one-dimensional dataset from position `first` (1-based)
-# as one hyperslab: read(args = list(first:last)) would first check the regularity of the
-# whole index vector in R, which took three quarters of reading a file in blocks.
-.h5_read_slab <- function(dataset, first, count) {
-  if (count == 0) return(numeric(0))
-  space <- dataset$get_space()
-  on.exit(space$close())
-  space$select_hyperslab(start = first, count = count)
-  dataset$read_low_level(file_space = space, mem_space = hdf5r::H5S$new(dims = count, maxdims = count))
-}
-
 # Positions from..to (1-based; none when to < from) of a group's 1-D dataset `name`, as
-# doubles, or as R's integers where they fit (`index`: indices, half the memory).
+# doubles, or as R's integers where they fit (`index`: indices, half the memory). Read as
+# one hyperslab: read(args = list(from:to)) would first check the regularity of the
+# whole index vector in R, which took three quarters of reading a file in blocks.
 .h5_read_range <- function(g, name, from, to, index = FALSE) {
   if (to < from) return(if (index) integer(0) else numeric(0))
-  v <- .h5_read_slab(g[[name]], from, to - from + 1)
+  dataset <- g[[name]]
+  space <- dataset$get_space()
+  on.exit(space$close())
+  count <- to - from + 1
+  space$select_hyperslab(start = from, count = count)
+  v <- dataset$read_low_level(file_space = space, mem_space = hdf5r::H5S$new(dims = count, maxdims = count))
   if (index && is.integer(v)) v else as.numeric(v)
 }
 
