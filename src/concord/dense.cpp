@@ -1,12 +1,11 @@
 #include "dense.h"
 
 #include <atomic>
-#include <exception>
+#include <iterator>
 #include <memory>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "layer_norm.h"
+#include "split_rows.h"
 
 namespace concord {
 
@@ -20,31 +19,6 @@ constexpr double kMinWork = 1 << 20;
 int threads_for(const torch::Tensor& t, double work) {
   if (!t.device().is_cpu() || t.scalar_type() != torch::kFloat || work < kMinWork) return 1;
   return dense_threads.load();
-}
-
-// f(first row, rows) over `threads` contiguous parts of [0, rows), one per thread.
-template <class F>
-void over_rows(int64_t rows, int threads, F f) {
-  std::exception_ptr error;
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const int t = 0, nt = 1;
-#endif
-    // Grad mode is per thread: the team's workers would otherwise record the out=
-    // products, which autograd refuses.
-    torch::NoGradGuard untracked;
-    const int64_t begin = rows * t / nt, end = rows * (t + 1) / nt;
-    try {
-      if (end > begin) f(begin, end - begin);
-    } catch (...) {
-#pragma omp critical(concord_dense_error)
-      error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
 }
 
 using torch::autograd::AutogradContext;
@@ -116,6 +90,16 @@ struct SplitMm : public torch::autograd::Function<SplitMm> {
   }
 };
 
+// A LayerNorm over the last dimension of a 2-D CPU float batch, with affine weights.
+bool fusable(const torch::Tensor& x, const torch::nn::LayerNormImpl& norm) {
+  const auto cpu_float = [](const torch::Tensor& t) {
+    return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat;
+  };
+  const std::vector<int64_t>& shape = norm.options.normalized_shape();
+  return cpu_float(x) && x.dim() == 2 && shape.size() == 1 && shape[0] == x.size(1) && cpu_float(norm.weight) &&
+         cpu_float(norm.bias) && norm.weight.numel() == x.size(1) && norm.bias.numel() == x.size(1);
+}
+
 }  // namespace
 
 DenseThreads::DenseThreads(int threads) : previous_(dense_threads.exchange(threads < 1 ? 1 : threads)) {}
@@ -135,12 +119,25 @@ torch::Tensor split_mm(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 torch::Tensor forward_split(torch::nn::Sequential& layers, torch::Tensor x) {
-  for (auto& layer : *layers) {
-    if (const auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer.ptr())) {
+  for (auto it = layers->begin(); it != layers->end(); ++it) {
+    const auto layer = it->ptr();
+    if (const auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer)) {
       x = split_linear(x, linear->weight, linear->bias);
-    } else {
-      x = layer.forward(x);
+      continue;
     }
+    // LayerNorm then LeakyReLU (every block's tail with norm = layer) as one fused
+    // operation, with the modules' own weights, eps and slope.
+    const auto norm = std::dynamic_pointer_cast<torch::nn::LayerNormImpl>(layer);
+    const auto next = std::next(it);
+    if (norm && next != layers->end() && fusable(x, *norm)) {
+      if (const auto act = std::dynamic_pointer_cast<torch::nn::LeakyReLUImpl>(next->ptr())) {
+        x = layer_norm_leaky_relu(x, norm->weight, norm->bias, norm->options.eps(), act->options.negative_slope(),
+                                  dense_threads.load());
+        it = next;
+        continue;
+      }
+    }
+    x = it->forward(x);
   }
   return x;
 }

@@ -27,7 +27,8 @@ class DenseThreads {
 torch::Tensor split_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 // a b, as torch::mm, tracked by autograd.
 torch::Tensor split_mm(const torch::Tensor& a, const torch::Tensor& b);
-// A Sequential's forward with its Linear layers through split_linear.
+// A Sequential's forward with its Linear layers through split_linear and each LayerNorm
+// followed by a LeakyReLU through layer_norm_leaky_relu (layer_norm.h).
 torch::Tensor forward_split(torch::nn::Sequential& layers, torch::Tensor x);
 
 }  // namespace concord
