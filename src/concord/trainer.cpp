@@ -106,6 +106,19 @@ void first_layer_weight_grad(const SparseBatch& x, const torch::Tensor& grad_h, 
   grad_w.addmm_(dense.t(), grad_h.index_select(0, rows(split.dense_rows)));
 }
 
+// The gradients of `leaves`, one above the other; a leaf the loss did not read counts as
+// zeros, and with none read the result is undefined.
+torch::Tensor stacked_grad(const std::vector<torch::Tensor>& leaves) {
+  std::vector<torch::Tensor> parts;
+  bool any = false;
+  for (const auto& leaf : leaves) {
+    any = any || leaf.grad().defined();
+    parts.push_back(leaf.grad().defined() ? leaf.grad() : torch::zeros_like(leaf));
+  }
+  if (!any) return torch::Tensor();
+  return parts.size() == 1 ? parts[0].contiguous() : torch::cat(parts, 0);
+}
+
 // The rows of a followed by the rows of b, so that both views pass the sparse first
 // layer (and its weight gradient) in one go.
 void stack_rows(const SparseBatch& a, const SparseBatch& b, SparseBatch& out) {
@@ -357,20 +370,25 @@ class Trainer {
     method_->set_training(true);
 
     Stopwatch forward(t.forward);
-    // On the sparse path the first layer is outside autograd: its output `tracked` is
-    // the leaf whose gradient gives the first layer's, over the rows of `input`.
+    // On the sparse path the first layer is outside autograd: its output is held by the
+    // leaves `tracked`, whose gradients, one above the other, give the first layer's over
+    // the rows of `input`.
     const SecondView second = method_->second_view();
     const SparseBatch* input = &view1_;
-    torch::Tensor tracked, h1, h2;
+    std::vector<torch::Tensor> tracked;
+    torch::Tensor h1, h2;
     if (second == SecondView::trained && sparse_) {
       stack_rows(view1_, view2_, both_);
       input = &both_;
-      tracked = first_layer(encoder_, both_).requires_grad_(true);
-      h1 = tracked.narrow(0, 0, n);
-      h2 = tracked.narrow(0, n, n);
+      // Each view's half is a leaf of its own: as two views of one leaf, autograd would
+      // write each half's gradient into a zero-filled tensor of both halves and add the two.
+      const torch::Tensor first = first_layer(encoder_, both_);
+      h1 = first.narrow(0, 0, n).detach().requires_grad_(true);
+      h2 = first.narrow(0, n, n).detach().requires_grad_(true);
+      tracked = {h1, h2};
     } else {
       h1 = first_layer(encoder_, view1_);
-      if (sparse_) tracked = h1.requires_grad_(true);
+      if (sparse_) tracked = {h1.requires_grad_(true)};
       if (second == SecondView::trained) {
         h2 = first_layer(encoder_, view2_);
       } else if (second == SecondView::constant) {
@@ -386,8 +404,8 @@ class Trainer {
     if (sparse_) {
       // A loss that does not read the first layer (Concerto's fine-tuning trains the
       // teacher) leaves it without a gradient, and Adam leaves it alone.
-      const bool first_used = tracked.grad().defined();
-      const torch::Tensor grad_h = first_used ? tracked.grad().contiguous() : torch::Tensor();
+      const torch::Tensor grad_h = stacked_grad(tracked);
+      const bool first_used = grad_h.defined();
       if (first_used) {
         first_layer_weight_grad(*input, grad_h, weight_grad_, split_, transposed_, threads_);
         encoder_->mask_first_layer_grad(weight_grad_);
