@@ -235,7 +235,10 @@ void adam_update(float* param, const float* grad, float* m, float* v, int64_t n,
 #ifdef CONCORD_X86_FMA
   if (use_fma()) chunk_fn = adam_chunk_fma;
 #endif
-#pragma omp parallel for num_threads(threads) schedule(static)
+  // A parameter of one chunk (every one but the first layer's weights) opens no team:
+  // the other thread would only wait at its barrier.
+  const int team = static_cast<int>(std::min<int64_t>(std::max(threads, 1), std::max<int64_t>(n_chunks, 1)));
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
   for (int64_t c = 0; c < n_chunks; ++c) {
     const int64_t begin = c * chunk;
     const int64_t len = std::min(chunk, n - begin);
