@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "simd.h"
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -10,26 +12,6 @@
 namespace concord {
 
 namespace {
-
-// Each kernel has a baseline build and an AVX2+FMA build, chosen at run time by the
-// CPU's features (not its model name, which VMs often hide), so the package stays
-// portable while using the wide units where they exist.
-#if defined(__GNUC__) && defined(__x86_64__)
-#define CONCORD_X86_FMA 1
-#define CONCORD_FMA __attribute__((target("avx2,fma")))
-#endif
-
-bool use_fma() {
-#ifdef CONCORD_X86_FMA
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-#else
-  return false;
-#endif
-}
-
-// Eight floats; aligned(4) makes loads and stores through it unaligned-safe.
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 // Columns are processed in blocks of up to kBlock so that a block of the gathered
 // matrix is reused from cache across all output rows, and one output row's block sits

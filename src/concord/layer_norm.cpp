@@ -4,29 +4,12 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "simd.h"
 #include "split_rows.h"
 
 namespace concord {
 
 namespace {
-
-// Baseline and AVX2+FMA builds of the row kernels, chosen at run time by the CPU's
-// features (as kernels.cpp's).
-#if defined(__GNUC__) && defined(__x86_64__)
-#define CONCORD_LN_FMA 1
-#endif
-
-bool use_fma() {
-#ifdef CONCORD_LN_FMA
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-#else
-  return false;
-#endif
-}
-
-// Eight floats; aligned(4) makes loads and stores through it unaligned-safe.
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 #define CONCORD_INLINE __attribute__((always_inline)) inline
 
@@ -168,11 +151,11 @@ CONCORD_INLINE void backward_chunks(const Backward& a, int64_t begin, int64_t n)
 
 void forward_base(const Forward& a, int64_t begin, int64_t n) { forward_rows(a, begin, n); }
 void backward_base(const Backward& a, int64_t begin, int64_t n) { backward_chunks(a, begin, n); }
-#ifdef CONCORD_LN_FMA
-__attribute__((target("avx2,fma"))) void forward_fma(const Forward& a, int64_t begin, int64_t n) {
+#ifdef CONCORD_X86_FMA
+CONCORD_FMA void forward_fma(const Forward& a, int64_t begin, int64_t n) {
   forward_rows(a, begin, n);
 }
-__attribute__((target("avx2,fma"))) void backward_fma(const Backward& a, int64_t begin, int64_t n) {
+CONCORD_FMA void backward_fma(const Backward& a, int64_t begin, int64_t n) {
   backward_chunks(a, begin, n);
 }
 #endif
@@ -191,7 +174,7 @@ struct LayerNormLeakyRelu : public torch::autograd::Function<LayerNormLeakyRelu>
                     mean.data_ptr<float>(), rstd.data_ptr<float>(), cols, static_cast<float>(eps),
                     static_cast<float>(slope)};
     auto* fn = forward_base;
-#ifdef CONCORD_LN_FMA
+#ifdef CONCORD_X86_FMA
     if (use_fma()) fn = forward_fma;
 #endif
     over_rows(rows, static_cast<int>(threads), [&](int64_t begin, int64_t n) { fn(a, begin, n); });
@@ -222,7 +205,7 @@ struct LayerNormLeakyRelu : public torch::autograd::Function<LayerNormLeakyRelu>
                      cols,
                      static_cast<float>(ctx->saved_data["slope"].toDouble())};
     auto* fn = backward_base;
-#ifdef CONCORD_LN_FMA
+#ifdef CONCORD_X86_FMA
     if (use_fma()) fn = backward_fma;
 #endif
     over_rows(chunks, threads, [&](int64_t begin, int64_t n) { fn(a, begin, n); });
