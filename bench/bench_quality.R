@@ -35,10 +35,11 @@ source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE)
 
 recipes <- list(
   default = list(),
-  reference = list(min.steps = 0, beta = 1),
-  reference_steps = list(min.steps = 0),
+  reference = list(lr = 0.01, min.steps = 0, beta = 1),
+  reference_steps = list(lr = 0.01, min.steps = 0),
+  lr1e2 = list(lr = 0.01),
   knn = list(p.intra.knn = 0.3),
-  reference_knn = list(min.steps = 0, p.intra.knn = 0.3),
+  reference_knn = list(lr = 0.01, min.steps = 0, p.intra.knn = 0.3),
   steps300 = list(min.steps = 300),
   temp0.5 = list(temperature = 0.5),
   temp1 = list(temperature = 1),
