@@ -174,6 +174,7 @@ TEST_CASE("distributed training: the same weights on both ranks, every cell on r
   o.warmup_epochs = 1;
   o.epochs = 3;
   o.min_steps = 30;
+  o.lr = 1e-2;  // thirty steps on toy data, as test_trainer.cpp's small_options()
   o.threads = 1;
   const int port = test_port(4);
   // Flattened weights, which the child sends back through a pipe.
