@@ -7,11 +7,13 @@
 #' reproduce the reference CONCORD (Python package concord-sc 1.0.13) with three measured
 #' exceptions: `min.steps` gives small data enough training steps, `beta` is 0 (plain
 #' NT-Xent) instead of the reference's 1 (see those arguments), and `lr` is 1e-3 instead
-#' of 1e-2: the embedding kept cell types better on both real multi-batch datasets
-#' (scIB-style Total on kang_ctrl_5donors 0.789 -> 0.846, kang_ifnb_muscat 0.815 ->
-#' 0.819, mean of 3 seeds) and on simulated clusters, and kept a simulated loop's hole
-#' (4 of 5 seeds, none at 1e-2), at the same speed (bench/README.md, "Learning rate
-#' (fourth round)"). `lr = 0.01, min.steps = 0, beta = 1` gives the reference's training.
+#' of 1e-2. With the last two together (`lr = 1e-3, min.steps = 400` against `lr = 0.01,
+#' min.steps = 1000`) the embedding kept cell types better on both real multi-batch
+#' datasets (scIB-style Total on kang_ctrl_5donors 0.789 -> 0.865, kang_ifnb_muscat 0.815
+#' -> 0.829, mean of 3 seeds) and on simulated clusters, and kept a simulated loop's hole
+#' (5 of 5 seeds, none before) and the geometry of simulated trajectories, in less time
+#' on small data (bench/README.md, "Learning rate and steps (fourth round)").
+#' `lr = 0.01, min.steps = 0, beta = 1` gives the reference's training.
 #'
 #' The input is log-normalized expression (Seurat's `data` slot, an SCE's `logcounts`);
 #' raw counts are detected and log-normalized (counts / cell total * 10000, then
@@ -97,7 +99,7 @@
 #'   embedding (kNN sampling only; it must be below `epochs` when `p.intra.knn > 0`).
 #' @param min.steps Minimum number of optimizer steps over all epochs: with fewer
 #'   mini-batches than that, each epoch draws more of them. Not in the reference, whose
-#'   few dozen steps under-train data of a few thousand cells; data above about 17,000
+#'   few dozen steps under-train data of a few thousand cells; data above about 7,000
 #'   cells (with the default batch size and epochs) has more steps and is unaffected.
 #'   0 gives the reference's schedule.
 #' @param norm Normalization in each encoder block: `"layer"`, `"batch"` or `"none"`.
@@ -190,7 +192,7 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.
                                decay.rate = 0.9409, temperature = 0.4, beta = 0,
                                element.mask = 0.4, feature.mask = 0.3, p.intra.knn = 0,
                                p.intra.domain = 1, knn.k = NULL, knn.metric = "euclidean",
-                               warmup.epochs = 2, min.steps = 1000,
+                               warmup.epochs = 2, min.steps = 400,
                                norm = c("layer", "batch", "none"), dropout = 0, seed = 0,
                                threads = NULL, device = c("auto", "cpu", "cuda"),
                                class.by = NULL, class.weight = 1, use.decoder = FALSE,
