@@ -92,12 +92,8 @@ struct SplitMm : public torch::autograd::Function<SplitMm> {
 
 // A LayerNorm over the last dimension of a 2-D CPU float batch, with affine weights.
 bool fusable(const torch::Tensor& x, const torch::nn::LayerNormImpl& norm) {
-  const auto cpu_float = [](const torch::Tensor& t) {
-    return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat;
-  };
   const std::vector<int64_t>& shape = norm.options.normalized_shape();
-  return cpu_float(x) && x.dim() == 2 && shape.size() == 1 && shape[0] == x.size(1) && cpu_float(norm.weight) &&
-         cpu_float(norm.bias) && norm.weight.numel() == x.size(1) && norm.bias.numel() == x.size(1);
+  return layer_norm_leaky_relu_accepts(x, norm.weight, norm.bias) && shape.size() == 1 && shape[0] == x.size(1);
 }
 
 }  // namespace

@@ -235,13 +235,17 @@ constexpr int64_t kMinSplit = 1 << 16;
 
 }  // namespace
 
-torch::Tensor layer_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                                    double eps, double slope, int threads) {
+bool layer_norm_leaky_relu_accepts(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   const auto cpu_float = [](const torch::Tensor& t) {
     return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat;
   };
-  if (!cpu_float(x) || x.dim() != 2 || !cpu_float(weight) || !cpu_float(bias) || weight.numel() != x.size(1) ||
-      bias.numel() != x.size(1)) {
+  return cpu_float(x) && x.dim() == 2 && cpu_float(weight) && cpu_float(bias) && weight.numel() == x.size(1) &&
+         bias.numel() == x.size(1);
+}
+
+torch::Tensor layer_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                    double eps, double slope, int threads) {
+  if (!layer_norm_leaky_relu_accepts(x, weight, bias)) {
     throw std::invalid_argument("layer_norm_leaky_relu needs a 2-D CPU float input and CPU float weight and bias of its width");
   }
   if (x.numel() < kMinSplit) threads = 1;

@@ -16,4 +16,8 @@ namespace concord {
 torch::Tensor layer_norm_leaky_relu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                     double eps, double slope, int threads);
 
+// Whether layer_norm_leaky_relu takes these arguments (it throws std::invalid_argument
+// otherwise): callers with other devices or types take LibTorch's modules instead.
+bool layer_norm_leaky_relu_accepts(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
 }  // namespace concord
