@@ -87,8 +87,9 @@
 #'   a cell keeps of itself (mnn) or the probability that a gene keeps its value
 #'   (bbknn), `k`: neighbours per batch); `p` is the probability that a cell receives
 #'   the augmentation in a view. `mnn` must come first. `NULL` trains on two identical
-#'   views. Recorded in the model's parameters, so that fine-tuning with
-#'   [ProjectConcord()] uses the same augmentations.
+#'   views, with a warning: the benchmark's no-augmentation baseline, whose embedding
+#'   keeps much less of cell identity. Recorded in the model's parameters, so that
+#'   fine-tuning with [ProjectConcord()] uses the same augmentations.
 #' @param sampler How mini-batches are drawn: `"uniform"` (the benchmark's shuffled
 #'   batches) or `"concord"` (CONCORD's sampler: each mini-batch from one batch of
 #'   `group.by`, optionally partly from one cell's kNN neighbourhood, see
@@ -201,6 +202,12 @@ RunSSL.default <- function(object, method = "simclr", group.by = NULL, features 
     device = device
   )
   params$augment <- .ssl_augment(augment, has.groups = !is.null(group.by))
+  if (length(params$augment) == 0L) {
+    warning("with augment = NULL both views of every cell are identical, so the loss sees no ",
+            "augmentation and the embedding keeps much less of cell identity (the SSL benchmark's ",
+            "no-augmentation baseline); give augment = \"clear\" (the default) or \"mask\" for ",
+            "a useful embedding.", call. = FALSE)
+  }
   object <- .verb_input(object)
   batch <- .batch_labels(group.by, meta = NULL, n.cells = .input_cells(object))
   .ssl_augment_check_batches(params$augment, nlevels(batch),

@@ -113,8 +113,10 @@ test_that("the views come from the augmentations, recorded in the model", {
   expect_true(all(is.finite(masked)))
   expect_equal(vapply(attr(masked, "concord")$model$params$augment, `[[`, "", "kind"), "mask")
   expect_false(isTRUE(all.equal(unclass(masked)[, ], unclass(clear)[, ])))
-  plain <- RunSSL(d$data, augment = NULL, latent.dim = 16, encoder.dims = 32, epochs = 1,
-                  batch.size = 60, min.steps = 0, threads = 1, verbose = FALSE)
+  expect_warning(
+    plain <- RunSSL(d$data, augment = NULL, latent.dim = 16, encoder.dims = 32, epochs = 1,
+                    batch.size = 60, min.steps = 0, threads = 1, verbose = FALSE),
+    "with augment = NULL both views of every cell are identical")
   expect_equal(attr(plain, "concord")$model$params$augment, list())
   expect_true(all(is.finite(plain)))
   # Across batches, BBKNN's graph is built once before training; fine-tuning on a query
