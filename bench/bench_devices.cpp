@@ -28,7 +28,8 @@ struct Data {
   concord::CsrView view;
 };
 
-// About 170 of `genes` values per cell: 40 of its type's 50 marker genes, 130 others.
+// About 150 values per cell: 40 draws from its type's 50 marker genes and 130 from all
+// genes, repeats merged.
 Data synthetic(int cells, int genes, int types) {
   Data d;
   concord::Rng rng(42);
