@@ -202,16 +202,16 @@ RunSSL.default <- function(object, method = "simclr", group.by = NULL, features 
     device = device
   )
   params$augment <- .ssl_augment(augment, has.groups = !is.null(group.by))
+  object <- .verb_input(object)
+  batch <- .batch_labels(group.by, meta = NULL, n.cells = .input_cells(object))
+  .ssl_augment_check_batches(params$augment, nlevels(batch),
+                             "give 'group.by' with at least two batches, or leave them out of 'augment'")
   if (length(params$augment) == 0L) {
     warning("with augment = NULL both views of every cell are identical, so the loss sees no ",
             "augmentation and the embedding keeps much less of cell identity (the SSL benchmark's ",
             "no-augmentation baseline); give augment = \"clear\" (the default) or \"mask\" for ",
             "a useful embedding.", call. = FALSE)
   }
-  object <- .verb_input(object)
-  batch <- .batch_labels(group.by, meta = NULL, n.cells = .input_cells(object))
-  .ssl_augment_check_batches(params$augment, nlevels(batch),
-                             "give 'group.by' with at least two batches, or leave them out of 'augment'")
   params$n_domains <- nlevels(batch)
   if (.is_modality_list(object)) {
     return(.train_multimodal(object, batch, features, params, fusion, verbose, reduction.key,
