@@ -77,6 +77,9 @@
 #' @param epochs Training epochs.
 #' @param batch.size Cells per mini-batch.
 #' @param lr Learning rate of Adam.
+#' @param weight.decay L2 penalty of Adam (added to every gradient, as PyTorch's
+#'   `Adam(weight_decay)`). The reference has none (0); 1e-3 to 1 did not improve
+#'   kang_ctrl_5donors and lowered the simulated tree's batch mixing (bench/README.md).
 #' @param decay.rate Learning-rate multiplier per epoch (the reference multiplies by
 #'   0.97 twice per epoch: 0.9409).
 #' @param temperature Temperature of the NT-Xent loss.
@@ -189,7 +192,7 @@ RunConcord <- function(object, ...) UseMethod("RunConcord")
 RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.batch = FALSE,
                                latent.dim = 100,
                                encoder.dims = 1000, epochs = 15, batch.size = 256, lr = 0.001,
-                               decay.rate = 0.9409, temperature = 0.4, beta = 0,
+                               weight.decay = 0, decay.rate = 0.9409, temperature = 0.4, beta = 0,
                                element.mask = 0.4, feature.mask = 0.3, p.intra.knn = 0,
                                p.intra.domain = 1, knn.k = NULL, knn.metric = "euclidean",
                                warmup.epochs = 2, min.steps = 400,
@@ -206,8 +209,8 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.
   .check_flag(hvg.by.batch, "hvg.by.batch")
   params <- .concord_params(
     latent.dim = latent.dim, encoder.dims = encoder.dims, epochs = epochs,
-    batch.size = batch.size, lr = lr, decay.rate = decay.rate, temperature = temperature,
-    beta = beta, element.mask = element.mask, feature.mask = feature.mask,
+    batch.size = batch.size, lr = lr, weight.decay = weight.decay, decay.rate = decay.rate,
+    temperature = temperature, beta = beta, element.mask = element.mask, feature.mask = feature.mask,
     p.intra.knn = p.intra.knn, p.intra.domain = p.intra.domain, knn.k = knn.k,
     knn.metric = knn.metric, warmup.epochs = warmup.epochs, min.steps = min.steps,
     norm = norm, dropout = dropout, seed = seed, threads = threads, device = device,

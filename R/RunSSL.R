@@ -266,7 +266,6 @@ RunSSL.SingleCellExperiment <- function(object, method = "simclr", group.by = NU
                         queue.size, momentum, vicreg.weights, barlow.lambda, p.intra.knn,
                         p.intra.domain, min.steps, seed, threads, device) {
   if (!is.null(projection.factor)) .check_number(projection.factor, "projection.factor", lower = 1, integer = TRUE)
-  .check_number(weight.decay, "weight.decay", lower = 0)
   .check_number(decay.every, "decay.every", lower = 1, integer = TRUE)
   .check_number(queue.size, "queue.size", lower = 1, integer = TRUE)
   if (!(is.numeric(momentum) && length(momentum) == 2L && !anyNA(momentum) &&
@@ -286,15 +285,15 @@ RunSSL.SingleCellExperiment <- function(object, method = "simclr", group.by = NU
   }
   params <- .concord_params(
     latent.dim = latent.dim, encoder.dims = encoder.dims, epochs = epochs,
-    batch.size = batch.size, lr = lr, decay.rate = decay.rate, temperature = temperature,
-    beta = 0, element.mask = 0, feature.mask = 0, p.intra.knn = p.intra.knn,
+    batch.size = batch.size, lr = lr, weight.decay = weight.decay, decay.rate = decay.rate,
+    temperature = temperature, beta = 0, element.mask = 0, feature.mask = 0, p.intra.knn = p.intra.knn,
     p.intra.domain = p.intra.domain, knn.k = NULL, knn.metric = "euclidean",
     warmup.epochs = 2, min.steps = min.steps, norm = "batch", dropout = 0, seed = seed,
     threads = threads, device = device
   )
   utils::modifyList(params, list(
     method = method, sampler = sampler, leaky_slope = 0, latent_activation = FALSE,
-    lr_step_epochs = as.integer(decay.every), weight_decay = as.numeric(weight.decay),
+    lr_step_epochs = as.integer(decay.every),
     projection_factor = if (is.null(projection.factor)) 0L else as.integer(projection.factor),
     queue_size = as.integer(queue.size), momentum_start = as.numeric(momentum[1]),
     momentum_end = as.numeric(momentum[2]),

@@ -4,12 +4,14 @@
                             temperature, beta, element.mask, feature.mask, p.intra.knn,
                             p.intra.domain, knn.k, knn.metric, warmup.epochs, min.steps,
                             norm, dropout, seed, threads, device, class.weight = 1,
-                            use.decoder = FALSE, decoder.dims = 1000, decoder.weight = 1) {
+                            use.decoder = FALSE, decoder.dims = 1000, decoder.weight = 1,
+                            weight.decay = 0) {
   .check_number(latent.dim, "latent.dim", lower = 1, upper = .max_width, integer = TRUE)
   .check_widths(encoder.dims, "encoder.dims", "hidden layer widths), or integer(0) for no hidden layer")
   .check_number(epochs, "epochs", lower = 0, upper = .max_count, integer = TRUE)
   .check_number(batch.size, "batch.size", lower = 4, upper = .max_count, integer = TRUE)
   .check_number(lr, "lr", lower = 0, lower.open = TRUE)
+  .check_number(weight.decay, "weight.decay", lower = 0)
   .check_number(decay.rate, "decay.rate", lower = 0, upper = 1, lower.open = TRUE)
   .check_number(temperature, "temperature", lower = 0, lower.open = TRUE)
   .check_number(beta, "beta", lower = 0)
@@ -43,6 +45,7 @@
     norm = norm, dropout = as.numeric(dropout), batch_size = as.integer(batch.size),
     p_intra_knn = as.numeric(p.intra.knn), p_intra_domain = as.numeric(p.intra.domain),
     knn_metric = knn.metric, epochs = as.integer(epochs), lr = as.numeric(lr),
+    weight_decay = as.numeric(weight.decay),
     lr_decay = as.numeric(decay.rate), temperature = as.numeric(temperature),
     beta = as.numeric(beta), element_mask = as.numeric(element.mask),
     feature_mask = as.numeric(feature.mask), classifier_weight = as.numeric(class.weight),

@@ -408,6 +408,7 @@ Rcpp::List concord_engine_defaults() {
   d["knn_metric"] = metric_name(t.knn.metric);
   d["epochs"] = t.epochs;
   d["lr"] = t.lr;
+  d["weight_decay"] = t.weight_decay;
   d["lr_decay"] = t.lr_decay;
   d["temperature"] = t.temperature;
   d["beta"] = t.beta;

@@ -101,6 +101,15 @@ test_that("kNN sampling, batch norm and no hidden layer run through the R API", 
   expect_equal(ncol(emb), 8L)
 })
 
+test_that("weight decay reaches Adam and shrinks the weights", {
+  d <- small_data()
+  plain <- run_fast(d$data, group.by = d$meta$batch, seed = 3)
+  decayed <- run_fast(d$data, group.by = d$meta$batch, seed = 3, weight.decay = 1)
+  expect_equal(attr(decayed, "concord")$params$weight_decay, 1)
+  norm <- function(e) sum(attr(e, "concord")$model$weights[["weight_in"]]^2)
+  expect_lt(norm(decayed), 0.9 * norm(plain))
+})
+
 test_that("the R kNN agrees with brute force", {
   set.seed(1)
   x <- matrix(rnorm(300 * 5), 300)

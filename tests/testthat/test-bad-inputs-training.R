@@ -31,6 +31,7 @@ hyper <- list(
   list(list(batch.size = 3e9), "'batch.size'.*<="), list(list(batch.size = 3), "'batch.size'"),
   list(list(batch.size = "64"), "'batch.size'"), list(list(lr = 0), "'lr'"),
   list(list(lr = -1), "'lr'"), list(list(lr = Inf), "'lr'"), list(list(lr = NaN), "'lr'"),
+  list(list(weight.decay = -1e-3), "'weight.decay'"), list(list(weight.decay = NA), "'weight.decay'"),
   list(list(decay.rate = 0), "'decay.rate'"), list(list(decay.rate = 1.5), "'decay.rate'"),
   list(list(temperature = 0), "'temperature'"), list(list(temperature = -0.1), "'temperature'"),
   list(list(temperature = Inf), "'temperature'"), list(list(beta = -1), "'beta'"),
