@@ -210,9 +210,9 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.
   params <- .concord_params(
     latent.dim = latent.dim, encoder.dims = encoder.dims, epochs = epochs,
     batch.size = batch.size, lr = lr, weight.decay = weight.decay, decay.rate = decay.rate,
-    temperature = temperature, beta = beta, element.mask = element.mask, feature.mask = feature.mask,
-    p.intra.knn = p.intra.knn, p.intra.domain = p.intra.domain, knn.k = knn.k,
-    knn.metric = knn.metric, warmup.epochs = warmup.epochs, min.steps = min.steps,
+    temperature = temperature, beta = beta, element.mask = element.mask,
+    feature.mask = feature.mask, p.intra.knn = p.intra.knn, p.intra.domain = p.intra.domain,
+    knn.k = knn.k, knn.metric = knn.metric, warmup.epochs = warmup.epochs, min.steps = min.steps,
     norm = norm, dropout = dropout, seed = seed, threads = threads, device = device,
     class.weight = class.weight, use.decoder = use.decoder, decoder.dims = decoder.dims,
     decoder.weight = decoder.weight

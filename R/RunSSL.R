@@ -286,10 +286,10 @@ RunSSL.SingleCellExperiment <- function(object, method = "simclr", group.by = NU
   params <- .concord_params(
     latent.dim = latent.dim, encoder.dims = encoder.dims, epochs = epochs,
     batch.size = batch.size, lr = lr, weight.decay = weight.decay, decay.rate = decay.rate,
-    temperature = temperature, beta = 0, element.mask = 0, feature.mask = 0, p.intra.knn = p.intra.knn,
-    p.intra.domain = p.intra.domain, knn.k = NULL, knn.metric = "euclidean",
-    warmup.epochs = 2, min.steps = min.steps, norm = "batch", dropout = 0, seed = seed,
-    threads = threads, device = device
+    temperature = temperature, beta = 0, element.mask = 0, feature.mask = 0,
+    p.intra.knn = p.intra.knn, p.intra.domain = p.intra.domain, knn.k = NULL,
+    knn.metric = "euclidean", warmup.epochs = 2, min.steps = min.steps, norm = "batch",
+    dropout = 0, seed = seed, threads = threads, device = device
   )
   utils::modifyList(params, list(
     method = method, sampler = sampler, leaky_slope = 0, latent_activation = FALSE,
