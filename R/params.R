@@ -5,7 +5,7 @@
                             p.intra.domain, knn.k, knn.metric, warmup.epochs, min.steps,
                             norm, dropout, seed, threads, device, class.weight = 1,
                             use.decoder = FALSE, decoder.dims = 1000, decoder.weight = 1,
-                            weight.decay = 0) {
+                            weight.decay = 0, align.weight = 0, align.clusters = 20) {
   .check_number(latent.dim, "latent.dim", lower = 1, upper = .max_width, integer = TRUE)
   .check_widths(encoder.dims, "encoder.dims", "hidden layer widths), or integer(0) for no hidden layer")
   .check_number(epochs, "epochs", lower = 0, upper = .max_count, integer = TRUE)
@@ -15,6 +15,8 @@
   .check_number(decay.rate, "decay.rate", lower = 0, upper = 1, lower.open = TRUE)
   .check_number(temperature, "temperature", lower = 0, lower.open = TRUE)
   .check_number(beta, "beta", lower = 0)
+  .check_number(align.weight, "align.weight", lower = 0)
+  .check_number(align.clusters, "align.clusters", lower = 1, upper = .max_count, integer = TRUE)
   .check_mask(element.mask, "element.mask")
   .check_mask(feature.mask, "feature.mask")
   .check_probability(p.intra.knn, "p.intra.knn")
@@ -47,7 +49,8 @@
     knn_metric = knn.metric, epochs = as.integer(epochs), lr = as.numeric(lr),
     weight_decay = as.numeric(weight.decay),
     lr_decay = as.numeric(decay.rate), temperature = as.numeric(temperature),
-    beta = as.numeric(beta), element_mask = as.numeric(element.mask),
+    beta = as.numeric(beta), align_weight = as.numeric(align.weight),
+    align_clusters = as.integer(align.clusters), element_mask = as.numeric(element.mask),
     feature_mask = as.numeric(feature.mask), classifier_weight = as.numeric(class.weight),
     n_classes = 0L, decoder = use.decoder, decoder_dims = as.integer(decoder.dims),
     decoder_weight = as.numeric(decoder.weight), n_domains = 0L,

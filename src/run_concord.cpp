@@ -89,6 +89,8 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   t.lr_decay = Rcpp::as<double>(o["lr_decay"]);
   t.temperature = Rcpp::as<double>(o["temperature"]);
   t.beta = Rcpp::as<double>(o["beta"]);
+  read_optional(o, "align_weight", t.align_weight);
+  read_optional(o, "align_clusters", t.align_clusters);
   t.element_mask = Rcpp::as<double>(o["element_mask"]);
   t.classifier_weight = Rcpp::as<double>(o["classifier_weight"]);
   t.decoder_weight = Rcpp::as<double>(o["decoder_weight"]);
@@ -412,6 +414,8 @@ Rcpp::List concord_engine_defaults() {
   d["lr_decay"] = t.lr_decay;
   d["temperature"] = t.temperature;
   d["beta"] = t.beta;
+  d["align_weight"] = t.align_weight;
+  d["align_clusters"] = t.align_clusters;
   d["element_mask"] = t.element_mask;
   d["classifier_weight"] = t.classifier_weight;
   d["decoder_weight"] = t.decoder_weight;

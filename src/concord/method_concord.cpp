@@ -2,7 +2,10 @@
 // plus the optional classifier and decoder losses on the first view's embedding. With
 // several modalities NT-Xent compares the fused embeddings of the two views (concat,
 // sum), or, for CLIP fusion, CLIP's loss contrasts each pair of modalities of the
-// first view (both trained) in place of the two views.
+// first view (both trained) in place of the two views. With an alignment weight, after
+// the warm-up epochs, each cell is also pulled by its domain's shift within its cluster
+// (cluster_align.h).
+#include "cluster_align.h"
 #include "loss.h"
 #include "method.h"
 
@@ -38,6 +41,13 @@ class Concord : public Method {
     if (online->has_classifier())
       loss = loss + o.classifier_weight * labelled_cross_entropy(online->classify(z1), s.cells, c_.labels);
     if (online->has_decoder()) loss = loss + o.decoder_weight * decoder_loss(online, s.cells, z1);
+    if (o.align_weight > 0 && s.epoch >= o.warmup_epochs) {
+      if (s.epoch != aligned_epoch_) {
+        align_.refresh(embed_normalized(online), c_.domains, o.align_clusters, o.seed + s.epoch);
+        aligned_epoch_ = s.epoch;
+      }
+      loss = loss + o.align_weight * align_.loss(z1, s.cells);
+    }
     return loss;
   }
 
@@ -51,8 +61,29 @@ class Concord : public Method {
     return torch::mse_loss(online->decode(z, codes), online->densify(original_));
   }
 
+  // Every cell's L2-normalised (fused) embedding, in evaluation mode, on the CPU.
+  torch::Tensor embed_normalized(Encoder& online) {
+    namespace F = torch::nn::functional;
+    torch::NoGradGuard no_grad;
+    online->eval();
+    std::vector<torch::Tensor> parts;
+    std::vector<int> rows;
+    for (int start = 0; start < c_.x.n_rows; start += c_.options.inference_batch_size) {
+      const int n = std::min(c_.options.inference_batch_size, c_.x.n_rows - start);
+      rows.resize(n);
+      for (int i = 0; i < n; ++i) rows[i] = start + i;
+      gather_rows(c_.x, rows.data(), n, original_);
+      parts.push_back(
+          online->fuse(online->rest(c_.first_layer(online, original_))).to(torch::kCPU));
+    }
+    online->train();
+    return F::normalize(torch::cat(parts), F::NormalizeFuncOptions().dim(1));
+  }
+
   MethodContext c_;
   SparseBatch original_;
+  ClusterAlignment align_;
+  int aligned_epoch_ = -1;
 };
 
 }  // namespace

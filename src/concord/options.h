@@ -172,6 +172,11 @@ struct TrainOptions {
   // datasets, 0 keeps cell types better and mixes batches better, increasingly so the
   // longer training runs (bench/README.md).
   double beta = 0.0;
+  // Weight of the alignment of domains within clusters of the embedding
+  // (cluster_align.h), applied after the warm-up epochs; 0 (the reference) leaves it out.
+  double align_weight = 0.0;
+  // k-means clusters of that alignment.
+  int align_clusters = 20;
   // Weight of the classifier's cross-entropy (labelled cells of a batch) in the loss.
   double classifier_weight = 1.0;
   // Weight of the decoder's mean squared reconstruction error in the loss.

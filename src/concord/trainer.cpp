@@ -658,6 +658,8 @@ void check_inputs(const CsrView& x, const std::vector<int>& domains, const Train
   }
   if (options.lr_step_epochs < 1) throw std::invalid_argument("lr_step_epochs must be at least 1");
   if (options.weight_decay < 0) throw std::invalid_argument("weight_decay must be non-negative");
+  if (!(options.align_weight >= 0)) throw std::invalid_argument("align_weight must be non-negative");
+  if (options.align_clusters < 1) throw std::invalid_argument("align_clusters must be at least 1");
 }
 
 // A digest of the input and of the settings that shape training's collectives.
@@ -704,6 +706,8 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   ThreadGuard restore;
   const int n_cells = static_cast<int>(domains.size());
   if (n_cells < world) throw std::invalid_argument("fewer cells than ranks");
+  // Each rank would cluster and align only its own share of the cells.
+  if (options.align_weight > 0) throw std::invalid_argument("cluster alignment is not distributed");
   const std::vector<int> cells = share_of(n_cells, rank, world);
   if (x.n_rows != static_cast<int>(cells.size()))
     throw std::invalid_argument("the input does not hold this rank's share of the cells");

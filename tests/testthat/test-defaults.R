@@ -13,6 +13,8 @@ test_that("RunConcord's defaults equal the engine's", {
   expect_equal(r$epochs, e$epochs)
   expect_equal(r$lr, e$lr)
   expect_equal(r$weight.decay, e$weight_decay)
+  expect_equal(r$align.weight, e$align_weight)
+  expect_equal(r$align.clusters, e$align_clusters)
   expect_equal(r$decay.rate, e$lr_decay)
   expect_equal(r$temperature, e$temperature)
   expect_equal(r$beta, e$beta)
@@ -39,7 +41,7 @@ test_that("the reference CONCORD defaults are kept, but for the three measured c
   # the reference's learning rate (1e-2).
   expect_equal(c(r$beta, r$min.steps, r$lr), c(0, 400, 1e-3))
   expect_equal(c(r$element.mask, r$feature.mask, r$p.intra.knn, r$p.intra.domain), c(0.4, 0.3, 0, 1))
-  expect_equal(r$weight.decay, 0)
+  expect_equal(c(r$weight.decay, r$align.weight), c(0, 0))
   expect_equal(r$warmup.epochs, 2)
 })
 

@@ -1,0 +1,51 @@
+# RunConcord(align.weight): batches aligned within clusters of the embedding.
+
+# Two cell types in two batches; batch "b2" shifts genes 41-60 up in type A only, a batch
+# effect that differs by cell type (what domain-pure mini-batches leave in place).
+typed_batch_effect <- function(n = 400, genes = 100) {
+  set.seed(11)
+  type <- rep(c("A", "B"), length.out = n)
+  batch <- rep(c("b1", "b1", "b2", "b2"), length.out = n)
+  rate <- matrix(1, genes, n)
+  rate[1:20, type == "A"] <- 6
+  rate[21:40, type == "B"] <- 6
+  rate[41:60, type == "A" & batch == "b2"] <- 6
+  counts <- matrix(rpois(genes * n, rate), genes,
+                   dimnames = list(paste0("g", seq_len(genes)), paste0("c", seq_len(n))))
+  list(data = concordR:::.log_normalize(Matrix::Matrix(counts, sparse = TRUE)), type = type, batch = batch)
+}
+
+# Distance between the batches' centroids within type A, over the type's spread.
+batch_offset <- function(emb, d) {
+  a <- unclass(emb)[d$type == "A", , drop = FALSE]
+  b <- d$batch[d$type == "A"]
+  gap <- colMeans(a[b == "b1", , drop = FALSE]) - colMeans(a[b == "b2", , drop = FALSE])
+  sqrt(sum(gap^2)) / sqrt(sum(apply(a, 2, stats::var)))
+}
+
+test_that("alignment within clusters removes a batch effect of one cell type", {
+  d <- typed_batch_effect()
+  run <- function(w) run_fast(d$data, group.by = d$batch, features = rownames(d$data), epochs = 6,
+                              warmup.epochs = 1, min.steps = 120, seed = 2, align.weight = w,
+                              align.clusters = 2)
+  plain <- run(0)
+  aligned <- run(20)
+  expect_true(all(is.finite(aligned)))
+  expect_equal(attr(aligned, "concord")$params$align_weight, 20)
+  expect_lt(batch_offset(aligned, d), 0.5 * batch_offset(plain, d))
+  # Type B, which the batch does not touch, stays apart from type A.
+  centre <- function(e, t) colMeans(unclass(e)[d$type == t, , drop = FALSE])
+  expect_gt(sqrt(sum((centre(aligned, "A") - centre(aligned, "B"))^2)),
+            sqrt(sum(apply(unclass(aligned)[d$type == "A", ], 2, stats::var))))
+})
+
+test_that("alignment is refused where it cannot cluster all cells together", {
+  d <- small_data()
+  expect_error(run_fast(d$data, group.by = d$meta$batch, align.weight = 1,
+                        distributed = list(rank = 0, world.size = 2)),
+               "'align.weight' clusters all cells together", fixed = TRUE)
+  m <- mm_data()
+  expect_error(run_fast(list(RNA = m$data, ADT = m$adt), group.by = m$meta$batch, align.weight = 1,
+                        fusion = "clip"),
+               "'align.weight' aligns the joint embedding", fixed = TRUE)
+})
