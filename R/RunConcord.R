@@ -93,9 +93,10 @@
 #'   clustered (k-means, `align.clusters` clusters) and each cell is pulled from its
 #'   batch's mean in its cluster towards the mean of the batches' means there, so that
 #'   batch effects that differ between cell types are removed too. With one batch it
-#'   has nothing to align; not with distributed training or `fusion = "clip"`. At 5: kang_ctrl_5donors 0.865
-#'   -> 0.881 Total (Harmony 0.878), kang_ifnb_muscat 0.829 -> 0.844, simulated trees
-#'   0.725 -> 0.719, about 1.5x the training time there (bench/README.md).
+#'   has nothing to align; not with distributed training or `fusion = "clip"`. At 5:
+#'   kang_ctrl_5donors 0.865 -> 0.881 Total (Harmony 0.878), kang_ifnb_muscat 0.829 ->
+#'   0.844, simulated trees 0.725 -> 0.719, about 1.5x the training time there
+#'   (bench/README.md).
 #' @param align.clusters Number of k-means clusters of that alignment.
 #' @param element.mask Probability that a non-zero value is zeroed in an augmented view, in
 #'   \[0, 1).
