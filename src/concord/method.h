@@ -72,6 +72,16 @@ class Method {
   // Switches the method's own modules between training and evaluation mode (the loop
   // switches the online encoder).
   virtual void set_training(bool on) { (void)on; }
+  // Whether the method reads every cell's representation before epoch `epoch` (0-based);
+  // if so, the loop hands it to epoch_start(): n_cells x embedding_dim, row-major, from
+  // the same evaluation-mode pass as the final embedding.
+  virtual bool wants_embedding(int epoch) const {
+    (void)epoch;
+    return false;
+  }
+  virtual void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding) {
+    (void)online, (void)epoch, (void)embedding;
+  }
   // Parameters and buffers saved with the model beside the online encoder's, by name
   // (the loop prefixes "method."); restored, all of them, when training starts from
   // saved weights and when cells are embedded with a saved model.

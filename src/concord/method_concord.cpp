@@ -19,6 +19,22 @@ class Concord : public Method {
 
   SecondView second_view() const override { return SecondView::constant; }
 
+  bool wants_embedding(int epoch) const override {
+    return c_.options.align_weight > 0 && epoch >= c_.options.warmup_epochs;
+  }
+
+  // The alignment's clusters and shifts, from the fused, L2-normalised embedding.
+  void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding) override {
+    namespace F = torch::nn::functional;
+    torch::NoGradGuard no_grad;
+    const int64_t dim = online->latent_dim();
+    const torch::Tensor z =
+        torch::from_blob(const_cast<float*>(embedding.data()),
+                         {static_cast<int64_t>(embedding.size()) / dim, dim}, torch::kFloat);
+    align_.refresh(F::normalize(online->fuse(z), F::NormalizeFuncOptions().dim(1)), c_.domains,
+                   c_.options.align_clusters, c_.options.seed + epoch);
+  }
+
   torch::Tensor loss(Encoder& online, const Step& s) override {
     torch::Tensor z1 = online->rest(s.h1);
     const TrainOptions& o = c_.options;
@@ -41,13 +57,7 @@ class Concord : public Method {
     if (online->has_classifier())
       loss = loss + o.classifier_weight * labelled_cross_entropy(online->classify(z1), s.cells, c_.labels);
     if (online->has_decoder()) loss = loss + o.decoder_weight * decoder_loss(online, s.cells, z1);
-    if (o.align_weight > 0 && s.epoch >= o.warmup_epochs) {
-      if (s.epoch != aligned_epoch_) {
-        align_.refresh(embed_normalized(online), c_.domains, o.align_clusters, o.seed + s.epoch);
-        aligned_epoch_ = s.epoch;
-      }
-      loss = loss + o.align_weight * align_.loss(z1, s.cells);
-    }
+    if (wants_embedding(s.epoch)) loss = loss + o.align_weight * align_.loss(z1, s.cells);
     return loss;
   }
 
@@ -61,29 +71,9 @@ class Concord : public Method {
     return torch::mse_loss(online->decode(z, codes), online->densify(original_));
   }
 
-  // Every cell's L2-normalised (fused) embedding, in evaluation mode, on the CPU.
-  torch::Tensor embed_normalized(Encoder& online) {
-    namespace F = torch::nn::functional;
-    torch::NoGradGuard no_grad;
-    online->eval();
-    std::vector<torch::Tensor> parts;
-    std::vector<int> rows;
-    for (int start = 0; start < c_.x.n_rows; start += c_.options.inference_batch_size) {
-      const int n = std::min(c_.options.inference_batch_size, c_.x.n_rows - start);
-      rows.resize(n);
-      for (int i = 0; i < n; ++i) rows[i] = start + i;
-      gather_rows(c_.x, rows.data(), n, original_);
-      parts.push_back(
-          online->fuse(online->rest(c_.first_layer(online, original_))).to(torch::kCPU));
-    }
-    online->train();
-    return F::normalize(torch::cat(parts), F::NormalizeFuncOptions().dim(1));
-  }
-
   MethodContext c_;
   SparseBatch original_;
   ClusterAlignment align_;
-  int aligned_epoch_ = -1;
 };
 
 }  // namespace

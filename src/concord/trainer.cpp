@@ -302,6 +302,7 @@ class Trainer {
         index = std::make_unique<KnnIndex>(embedding.data(), static_cast<int64_t>(embedding.size()) / dim, dim, o_.knn,
                                            threads_, cb.interrupted);
       }
+      if (method_->wants_embedding(epoch)) method_->epoch_start(encoder_, epoch, embed_all(cb.interrupted));
       const double lr = o_.lr * std::pow(o_.lr_decay, epoch / std::max(1, o_.lr_step_epochs));
       if (torch_adam_) {
         for (auto& group : torch_adam_->param_groups()) {
