@@ -89,14 +89,16 @@
 #'   weighting up the closest ones pushes similar cells apart. On kang_ifnb_muscat and
 #'   kang_ctrl_5donors, 0 kept cell types and mixed batches better (bench/README.md).
 #' @param align.weight Weight of the alignment of batches within clusters (not in the
-#'   reference, which is 0): after the warm-up epochs, once per epoch, the embedding is
-#'   clustered (k-means, `align.clusters` clusters) and each cell is pulled from its
-#'   batch's mean in its cluster towards the mean of the batches' means there, so that
-#'   batch effects that differ between cell types are removed too. With one batch it
-#'   has nothing to align; not with distributed training or `fusion = "clip"`. At 5:
-#'   kang_ctrl_5donors 0.865 -> 0.881 Total (Harmony 0.878), kang_ifnb_muscat 0.829 ->
-#'   0.844, simulated trees 0.725 -> 0.719, about 1.5x the training time there
-#'   (bench/README.md).
+#'   reference, which is 0): after the warm-up epochs, once per epoch, the embeddings of
+#'   a random 20,000 cells (all, when fewer) are clustered (k-means, `align.clusters`
+#'   clusters) and each cell is pulled from its batch's mean in its cluster towards the
+#'   mean of the batches' means there, so that batch effects that differ between cell
+#'   types are removed too. With one batch it has nothing to align; not with
+#'   `fusion = "clip"`. At 5 (bench/README.md, eighth round): Batch on kang_ctrl_5donors
+#'   0.813 -> 0.838, but Bio falls in 3 of 5 seeds, where Leiden splits a CD4 T
+#'   subpopulation off (Total 0.866 -> 0.852 +- 0.029; Harmony 0.878); kang_ifnb_muscat
+#'   0.829 -> 0.853, simulated clusters 0.750 -> 0.831, trees 0.725 -> 0.717; 1.4x the
+#'   time on 2,000 cells, 0.7 s a refresh at 300,000.
 #' @param align.clusters Number of k-means clusters of that alignment.
 #' @param element.mask Probability that a non-zero value is zeroed in an augmented view, in
 #'   \[0, 1).
@@ -237,10 +239,6 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.
   if (!is.null(classes)) params$n_classes <- nlevels(classes)
   params$n_domains <- nlevels(batch)
   dist <- .resolve_distributed(distributed)
-  if (align.weight > 0 && !is.null(dist)) {
-    .stop("'align.weight' clusters all cells together, which distributed training does not do; ",
-          "set align.weight = 0 or train in one process (distributed = FALSE).")
-  }
   if (align.weight > 0 && multimodal && fusion == "clip") {
     .stop("'align.weight' aligns the joint embedding, which fusion = \"clip\" does not train; ",
           "set align.weight = 0 or use fusion = \"sum\" or \"concat\".")

@@ -72,15 +72,19 @@ class Method {
   // Switches the method's own modules between training and evaluation mode (the loop
   // switches the online encoder).
   virtual void set_training(bool on) { (void)on; }
-  // Whether the method reads every cell's representation before epoch `epoch` (0-based);
-  // if so, the loop hands it to epoch_start(): n_cells x embedding_dim, row-major, from
-  // the same evaluation-mode pass as the final embedding.
-  virtual bool wants_embedding(int epoch) const {
+  // How many cells' representations the method reads before epoch `epoch` (0-based; 0
+  // for none). The loop then hands epoch_start() that many cells drawn at random (all
+  // when there are fewer), in the evaluation-mode pass of the final embedding: their
+  // representations (row-major), domains and rows of `x` (-1 for another rank's cells).
+  // In distributed training the count is over all ranks, and every rank is handed the
+  // same cells in the same order.
+  virtual int64_t embedding_sample(int epoch) const {
     (void)epoch;
-    return false;
+    return 0;
   }
-  virtual void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding) {
-    (void)online, (void)epoch, (void)embedding;
+  virtual void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding,
+                           const std::vector<int>& domains, const std::vector<int>& cells) {
+    (void)online, (void)epoch, (void)embedding, (void)domains, (void)cells;
   }
   // Parameters and buffers saved with the model beside the online encoder's, by name
   // (the loop prefixes "method."); restored, all of them, when training starts from

@@ -5,6 +5,8 @@
 // first view (both trained) in place of the two views. With an alignment weight, after
 // the warm-up epochs, each cell is also pulled by its domain's shift within its cluster
 // (cluster_align.h).
+#include <algorithm>
+
 #include "cluster_align.h"
 #include "loss.h"
 #include "method.h"
@@ -19,20 +21,27 @@ class Concord : public Method {
 
   SecondView second_view() const override { return SecondView::constant; }
 
-  bool wants_embedding(int epoch) const override {
-    return c_.options.align_weight > 0 && epoch >= c_.options.warmup_epochs;
-  }
+  int64_t embedding_sample(int epoch) const override { return aligning(epoch) ? c_.options.align_sample : 0; }
 
   // The alignment's clusters and shifts, from the fused, L2-normalised embedding.
-  void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding) override {
+  void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding, const std::vector<int>& domains,
+                   const std::vector<int>& cells) override {
     namespace F = torch::nn::functional;
     torch::NoGradGuard no_grad;
     const int64_t dim = online->latent_dim();
     const torch::Tensor z =
         torch::from_blob(const_cast<float*>(embedding.data()),
                          {static_cast<int64_t>(embedding.size()) / dim, dim}, torch::kFloat);
-    align_.refresh(F::normalize(online->fuse(z), F::NormalizeFuncOptions().dim(1)), c_.domains,
-                   c_.options.align_clusters, c_.options.seed + epoch);
+    int n_domains = 0;
+    for (int d : c_.domains) n_domains = std::max(n_domains, d + 1);
+    for (int d : domains) n_domains = std::max(n_domains, d + 1);
+    const std::vector<int> clusters =
+        align_.refresh(F::normalize(online->fuse(z), F::NormalizeFuncOptions().dim(1)), domains, n_domains,
+                       c_.options.align_clusters, c_.options.seed + epoch);
+    cluster_of_.assign(c_.x.n_rows, -1);
+    for (size_t r = 0; r < cells.size(); ++r) {
+      if (cells[r] >= 0) cluster_of_[cells[r]] = clusters[r];
+    }
   }
 
   torch::Tensor loss(Encoder& online, const Step& s) override {
@@ -57,11 +66,20 @@ class Concord : public Method {
     if (online->has_classifier())
       loss = loss + o.classifier_weight * labelled_cross_entropy(online->classify(z1), s.cells, c_.labels);
     if (online->has_decoder()) loss = loss + o.decoder_weight * decoder_loss(online, s.cells, z1);
-    if (wants_embedding(s.epoch)) loss = loss + o.align_weight * align_.loss(z1, s.cells);
+    if (aligning(s.epoch)) {
+      std::vector<int> domains(s.cells.size()), clusters(s.cells.size());
+      for (size_t r = 0; r < s.cells.size(); ++r) {
+        domains[r] = c_.domains[s.cells[r]];
+        clusters[r] = cluster_of_[s.cells[r]];
+      }
+      loss = loss + o.align_weight * align_.loss(z1, domains, clusters);
+    }
     return loss;
   }
 
  private:
+  bool aligning(int epoch) const { return c_.options.align_weight > 0 && epoch >= c_.options.warmup_epochs; }
+
   // Mean squared error of the batch's expression (unmasked) decoded from the first view.
   torch::Tensor decoder_loss(Encoder& online, const std::vector<int>& cells, const torch::Tensor& z) {
     gather_rows(c_.x, cells.data(), static_cast<int>(cells.size()), original_);
@@ -74,6 +92,7 @@ class Concord : public Method {
   MethodContext c_;
   SparseBatch original_;
   ClusterAlignment align_;
+  std::vector<int> cluster_of_;  // each of this rank's cells' cluster, -1 outside the last sample
 };
 
 }  // namespace

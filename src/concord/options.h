@@ -177,6 +177,8 @@ struct TrainOptions {
   double align_weight = 0.0;
   // k-means clusters of that alignment.
   int align_clusters = 20;
+  // Cells (over all ranks) whose embeddings each refresh of the clusters and shifts reads.
+  int align_sample = 20000;
   // Weight of the classifier's cross-entropy (labelled cells of a batch) in the loss.
   double classifier_weight = 1.0;
   // Weight of the decoder's mean squared reconstruction error in the loss.

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <numeric>
+#include <random>
 
 #include "adam.h"
 #include "augment.h"
@@ -57,24 +59,25 @@ torch::Device device_of(const std::string& device) {
   return torch::Device(device == "cuda" ? torch::kCUDA : torch::kCPU);
 }
 
-// All cells through the method's representation in evaluation mode, `chunk` cells at a
-// time; n_cells x embedding_dim, row-major.
-std::vector<float> embed(Method& method, Encoder& encoder, const CsrView& x, int chunk, bool sparse, int threads,
-                         const InterruptFn& interrupted) {
+// The cells `rows` (all when null) through the method's representation in evaluation
+// mode, `chunk` cells at a time; cells x embedding_dim, row-major.
+std::vector<float> embed(Method& method, Encoder& encoder, const CsrView& x, const std::vector<int>* rows, int chunk,
+                         bool sparse, int threads, const InterruptFn& interrupted) {
   torch::NoGradGuard no_grad;
   DenseThreads dense(threads);
   encoder->eval();
   method.set_training(false);
   const int dim = method.embedding_dim(encoder);
-  std::vector<float> out(static_cast<size_t>(x.n_rows) * dim);
+  const int n_rows = rows ? static_cast<int>(rows->size()) : x.n_rows;
+  std::vector<float> out(static_cast<size_t>(n_rows) * dim);
   chunk = std::max(1, chunk);
   std::vector<int> cells;
   SparseBatch batch;
-  for (int start = 0; start < x.n_rows; start += chunk) {
+  for (int start = 0; start < n_rows; start += chunk) {
     poll(interrupted);
-    const int n = std::min(chunk, x.n_rows - start);
+    const int n = std::min(chunk, n_rows - start);
     cells.resize(n);
-    for (int i = 0; i < n; ++i) cells[i] = start + i;
+    for (int i = 0; i < n; ++i) cells[i] = rows ? (*rows)[start + i] : start + i;
     gather_rows(x, cells.data(), n, batch);
     torch::Tensor first = sparse ? encoder->first_layer_sparse(batch, threads) : encoder->first_layer_dense(batch);
     torch::Tensor z = method.represent(encoder, batch, first).to(torch::kCPU, torch::kFloat).contiguous();
@@ -302,7 +305,7 @@ class Trainer {
         index = std::make_unique<KnnIndex>(embedding.data(), static_cast<int64_t>(embedding.size()) / dim, dim, o_.knn,
                                            threads_, cb.interrupted);
       }
-      if (method_->wants_embedding(epoch)) method_->epoch_start(encoder_, epoch, embed_all(cb.interrupted));
+      start_epoch(epoch, cb.interrupted);
       const double lr = o_.lr * std::pow(o_.lr_decay, epoch / std::max(1, o_.lr_step_epochs));
       if (torch_adam_) {
         for (auto& group : torch_adam_->param_groups()) {
@@ -475,7 +478,43 @@ class Trainer {
 
   std::vector<float> embed_all(const InterruptFn& interrupted) {
     Stopwatch watch(result_.seconds.embed);
-    return embed(*method_, encoder_, x_, o_.inference_batch_size, sparse_, threads_, interrupted);
+    return embed(*method_, encoder_, x_, nullptr, o_.inference_batch_size, sparse_, threads_, interrupted);
+  }
+
+  // The method's sample of cells before `epoch`: each rank embeds its share of it, drawn
+  // from its own cells with a generator of its own (the sampler's stream stays as it
+  // is), and every rank gets all ranks' rows with their domains, in rank order.
+  void start_epoch(int epoch, const InterruptFn& interrupted) {
+    const int64_t wanted = method_->embedding_sample(epoch);
+    if (wanted <= 0) return;
+    Stopwatch watch(result_.seconds.embed);
+    std::vector<int> rows(x_.n_rows);
+    std::iota(rows.begin(), rows.end(), 0);
+    const int64_t mine = (wanted * x_.n_rows + n_total_ - 1) / n_total_;
+    if (mine < x_.n_rows) {
+      const int rank = comm_ ? comm_->rank() : 0;
+      std::mt19937_64 gen(o_.seed * 1000003ULL + static_cast<uint64_t>(epoch) * 7919ULL + static_cast<uint64_t>(rank));
+      for (int64_t i = 0; i < mine; ++i) {
+        std::swap(rows[i], rows[i + static_cast<int64_t>(gen() % static_cast<uint64_t>(x_.n_rows - i))]);
+      }
+      rows.resize(mine);
+    }
+    std::vector<float> embedding =
+        embed(*method_, encoder_, x_, &rows, o_.inference_batch_size, sparse_, threads_, interrupted);
+    std::vector<float> domains(rows.size());
+    for (size_t r = 0; r < rows.size(); ++r) domains[r] = static_cast<float>(domains_[rows[r]]);
+    std::vector<int> cells = rows;
+    if (comm_ != nullptr) {
+      const int64_t dim = method_->embedding_dim(encoder_);
+      std::vector<int64_t> counts;
+      embedding = comm_->allgather(embedding.data(), static_cast<int64_t>(embedding.size()), &counts);
+      domains = comm_->allgather(domains.data(), static_cast<int64_t>(domains.size()));
+      int64_t offset = 0;
+      for (int q = 0; q < comm_->rank(); ++q) offset += counts[q] / dim;
+      cells.assign(domains.size(), -1);
+      std::copy(rows.begin(), rows.end(), cells.begin() + offset);
+    }
+    method_->epoch_start(encoder_, epoch, embedding, std::vector<int>(domains.begin(), domains.end()), cells);
   }
 
   const CsrView& x_;
@@ -528,7 +567,7 @@ Embedding encode(const CsrView& x, const TrainOptions& options, const Weights& w
   Embedding out;
   out.n_cells = x.n_rows;
   out.dim = method->embedding_dim(encoder);
-  out.values = embed(*method, encoder, x, options.inference_batch_size, sparse, threads, interrupted);
+  out.values = embed(*method, encoder, x, nullptr, options.inference_batch_size, sparse, threads, interrupted);
   return out;
 }
 
@@ -661,6 +700,7 @@ void check_inputs(const CsrView& x, const std::vector<int>& domains, const Train
   if (options.weight_decay < 0) throw std::invalid_argument("weight_decay must be non-negative");
   if (!(options.align_weight >= 0)) throw std::invalid_argument("align_weight must be non-negative");
   if (options.align_clusters < 1) throw std::invalid_argument("align_clusters must be at least 1");
+  if (options.align_sample < 1) throw std::invalid_argument("align_sample must be at least 1");
 }
 
 // A digest of the input and of the settings that shape training's collectives.
@@ -707,8 +747,6 @@ TrainResult train(const CsrView& x, const std::vector<int>& domains, const Train
   ThreadGuard restore;
   const int n_cells = static_cast<int>(domains.size());
   if (n_cells < world) throw std::invalid_argument("fewer cells than ranks");
-  // Each rank would cluster and align only its own share of the cells.
-  if (options.align_weight > 0) throw std::invalid_argument("cluster alignment is not distributed");
   const std::vector<int> cells = share_of(n_cells, rank, world);
   if (x.n_rows != static_cast<int>(cells.size()))
     throw std::invalid_argument("the input does not hold this rank's share of the cells");

@@ -56,7 +56,7 @@ struct PhaseSeconds {
   double forward = 0;    // encoders and heads on both views, and the loss
   double backward = 0;   // autograd and the sparse first-layer gradient
   double optimizer = 0;  // Adam
-  double embed = 0;      // embedding all cells (kNN warm-up and the final pass)
+  double embed = 0;      // embedding cells (kNN warm-up, a method's per-epoch sample, the final pass)
   double knn_index = 0;  // building the kNN index
 };
 

@@ -176,6 +176,10 @@ TEST_CASE("distributed training: the same weights on both ranks, every cell on r
   o.min_steps = 30;
   o.lr = 1e-2;  // thirty steps on toy data, as test_trainer.cpp's small_options()
   o.threads = 1;
+  // The alignment's sample: each rank embeds its part, every rank clusters all of it.
+  o.align_weight = 1;
+  o.align_clusters = 4;
+  o.align_sample = 100;
   const int port = test_port(4);
   // Flattened weights, which the child sends back through a pipe.
   const auto flat = [](const concord::Weights& w) {
