@@ -77,15 +77,8 @@ TEST_CASE("cluster alignment rejects domains beyond its count", "[align]") {
 
 TEST_CASE("training aligns with a sample of the cells", "[align]") {
   Toy toy(400, 4, 100, 3);
-  concord::TrainOptions o;
-  o.model.latent_dim = 8;
-  o.model.encoder_dims = {32};
-  o.sampler.batch_size = 64;
-  o.epochs = 3;
+  concord::TrainOptions o = small_options();
   o.warmup_epochs = 1;
-  o.min_steps = 30;
-  o.lr = 1e-2;  // thirty steps on toy data, as test_trainer.cpp's small_options()
-  o.threads = 1;
   o.align_weight = 1;
   o.align_clusters = 4;
   o.align_sample = 100;

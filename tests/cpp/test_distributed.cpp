@@ -165,17 +165,13 @@ TEST_CASE("a rank that cannot reach rank 0 throws after the timeout", "[distribu
 
 TEST_CASE("distributed training: the same weights on both ranks, every cell on rank 0", "[distributed]") {
   Toy toy(400, 4, 100, 5);
-  concord::TrainOptions o;
-  o.model.latent_dim = 8;
-  o.model.encoder_dims = {32};
+  concord::TrainOptions o = small_options();
   o.sampler.batch_size = 32;  // per rank
   o.sampler.p_intra_knn = 0.3;
   o.knn_k = 40;
   o.warmup_epochs = 1;
   o.epochs = 3;
   o.min_steps = 30;
-  o.lr = 1e-2;  // thirty steps on toy data, as test_trainer.cpp's small_options()
-  o.threads = 1;
   // The alignment's sample: each rank embeds its part, every rank clusters all of it.
   o.align_weight = 1;
   o.align_clusters = 4;

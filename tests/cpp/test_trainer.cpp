@@ -6,24 +6,6 @@
 #include "toy_data.h"
 #include "trainer.h"
 
-namespace {
-
-concord::TrainOptions small_options() {
-  concord::TrainOptions o;
-  o.model.latent_dim = 8;
-  o.model.encoder_dims = {32};
-  o.sampler.batch_size = 64;
-  o.epochs = 4;
-  o.min_steps = 40;
-  // Forty steps on toy data: the reference's rate, which moves that far in so few (the
-  // default 1e-3 was chosen on real data, with hundreds of steps).
-  o.lr = 1e-2;
-  o.threads = 1;
-  return o;
-}
-
-}  // namespace
-
 TEST_CASE("training separates cell types and lowers the loss", "[trainer]") {
   Toy toy(400, 4, 100, 1);
   const auto r = concord::train(toy.view, toy.domain, small_options());

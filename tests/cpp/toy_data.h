@@ -60,4 +60,19 @@ double max_abs_difference(const std::vector<float>& a, const std::vector<float>&
   return worst;
 }
 
+// Small models that train in a few dozen steps on Toy data.
+concord::TrainOptions small_options() {
+  concord::TrainOptions o;
+  o.model.latent_dim = 8;
+  o.model.encoder_dims = {32};
+  o.sampler.batch_size = 64;
+  o.epochs = 4;
+  o.min_steps = 40;
+  // Forty steps on toy data: the reference's rate, which moves that far in so few (the
+  // default 1e-3 was chosen on real data, with hundreds of steps).
+  o.lr = 1e-2;
+  o.threads = 1;
+  return o;
+}
+
 }  // namespace
