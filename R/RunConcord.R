@@ -91,14 +91,15 @@
 #' @param align.weight Weight of the alignment of batches within clusters (not in the
 #'   reference, which is 0): after the warm-up epochs, once per epoch, the embeddings of
 #'   a random 20,000 cells (all, when fewer) are clustered (k-means, `align.clusters`
-#'   clusters) and each cell is pulled from its batch's mean in its cluster towards the
-#'   mean of the batches' means there, so that batch effects that differ between cell
-#'   types are removed too. With one batch it has nothing to align; not with
-#'   `fusion = "clip"`. At 5 (bench/README.md, eighth round): Batch on kang_ctrl_5donors
-#'   0.813 -> 0.838, but Bio falls in 3 of 5 seeds, where Leiden splits a CD4 T
-#'   subpopulation off (Total 0.866 -> 0.852 +- 0.029; Harmony 0.878); kang_ifnb_muscat
-#'   0.829 -> 0.853, simulated clusters 0.750 -> 0.831, trees 0.725 -> 0.717; 1.4x the
-#'   time on 2,000 cells, 0.7 s a refresh at 300,000.
+#'   clusters, soft memberships as in Harmony) and each cell is pulled from its batch's
+#'   mean in its clusters towards the mean of the batches' means there, so that batch
+#'   effects that differ between cell types are removed too. With one batch it has
+#'   nothing to align; not with `fusion = "clip"`. At 10 (bench/README.md, eighth
+#'   round): kang_ctrl_5donors 0.866 -> 0.885 Total over 5 seeds (Harmony 0.878; Batch
+#'   0.813 -> 0.850), simulated clusters 0.750 -> 0.819, loop 0.703 -> 0.717, but
+#'   kang_ifnb_muscat 0.829 -> 0.820 and trees 0.725 -> 0.695; at 5, kang_ctrl_5donors
+#'   0.877, kang_ifnb_muscat 0.839, trees 0.718. 1.4x the time on 2,000 cells, 0.7 s a
+#'   refresh at 300,000.
 #' @param align.clusters Number of k-means clusters of that alignment.
 #' @param element.mask Probability that a non-zero value is zeroed in an augmented view, in
 #'   \[0, 1).

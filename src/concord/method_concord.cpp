@@ -3,7 +3,7 @@
 // several modalities NT-Xent compares the fused embeddings of the two views (concat,
 // sum), or, for CLIP fusion, CLIP's loss contrasts each pair of modalities of the
 // first view (both trained) in place of the two views. With an alignment weight, after
-// the warm-up epochs, each cell is also pulled by its domain's shift within its cluster
+// the warm-up epochs, each cell is also pulled by its domain's shifts within its clusters
 // (cluster_align.h).
 #include <algorithm>
 
@@ -24,8 +24,8 @@ class Concord : public Method {
   int64_t embedding_sample(int epoch) const override { return aligning(epoch) ? c_.options.align_sample : 0; }
 
   // The alignment's clusters and shifts, from the fused, L2-normalised embedding.
-  void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding, const std::vector<int>& domains,
-                   const std::vector<int>& cells) override {
+  void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding,
+                   const std::vector<int>& domains) override {
     namespace F = torch::nn::functional;
     torch::NoGradGuard no_grad;
     const int64_t dim = online->latent_dim();
@@ -35,13 +35,8 @@ class Concord : public Method {
     int n_domains = 0;
     for (int d : c_.domains) n_domains = std::max(n_domains, d + 1);
     for (int d : domains) n_domains = std::max(n_domains, d + 1);
-    const std::vector<int> clusters =
-        align_.refresh(F::normalize(online->fuse(z), F::NormalizeFuncOptions().dim(1)), domains, n_domains,
-                       c_.options.align_clusters, c_.options.seed + epoch);
-    cluster_of_.assign(c_.x.n_rows, -1);
-    for (size_t r = 0; r < cells.size(); ++r) {
-      if (cells[r] >= 0) cluster_of_[cells[r]] = clusters[r];
-    }
+    align_.refresh(F::normalize(online->fuse(z), F::NormalizeFuncOptions().dim(1)), domains, n_domains,
+                   c_.options.align_clusters, c_.options.seed + epoch);
   }
 
   torch::Tensor loss(Encoder& online, const Step& s) override {
@@ -67,12 +62,9 @@ class Concord : public Method {
       loss = loss + o.classifier_weight * labelled_cross_entropy(online->classify(z1), s.cells, c_.labels);
     if (online->has_decoder()) loss = loss + o.decoder_weight * decoder_loss(online, s.cells, z1);
     if (aligning(s.epoch)) {
-      std::vector<int> domains(s.cells.size()), clusters(s.cells.size());
-      for (size_t r = 0; r < s.cells.size(); ++r) {
-        domains[r] = c_.domains[s.cells[r]];
-        clusters[r] = cluster_of_[s.cells[r]];
-      }
-      loss = loss + o.align_weight * align_.loss(z1, domains, clusters);
+      std::vector<int> domains(s.cells.size());
+      for (size_t r = 0; r < s.cells.size(); ++r) domains[r] = c_.domains[s.cells[r]];
+      loss = loss + o.align_weight * align_.loss(z1, domains);
     }
     return loss;
   }
@@ -92,7 +84,6 @@ class Concord : public Method {
   MethodContext c_;
   SparseBatch original_;
   ClusterAlignment align_;
-  std::vector<int> cluster_of_;  // each of this rank's cells' cluster, -1 outside the last sample
 };
 
 }  // namespace

@@ -503,18 +503,11 @@ class Trainer {
         embed(*method_, encoder_, x_, &rows, o_.inference_batch_size, sparse_, threads_, interrupted);
     std::vector<float> domains(rows.size());
     for (size_t r = 0; r < rows.size(); ++r) domains[r] = static_cast<float>(domains_[rows[r]]);
-    std::vector<int> cells = rows;
     if (comm_ != nullptr) {
-      const int64_t dim = method_->embedding_dim(encoder_);
-      std::vector<int64_t> counts;
-      embedding = comm_->allgather(embedding.data(), static_cast<int64_t>(embedding.size()), &counts);
+      embedding = comm_->allgather(embedding.data(), static_cast<int64_t>(embedding.size()));
       domains = comm_->allgather(domains.data(), static_cast<int64_t>(domains.size()));
-      int64_t offset = 0;
-      for (int q = 0; q < comm_->rank(); ++q) offset += counts[q] / dim;
-      cells.assign(domains.size(), -1);
-      std::copy(rows.begin(), rows.end(), cells.begin() + offset);
     }
-    method_->epoch_start(encoder_, epoch, embedding, std::vector<int>(domains.begin(), domains.end()), cells);
+    method_->epoch_start(encoder_, epoch, embedding, std::vector<int>(domains.begin(), domains.end()));
   }
 
   const CsrView& x_;
