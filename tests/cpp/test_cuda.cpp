@@ -13,14 +13,10 @@
 namespace {
 
 concord::TrainOptions cuda_options(const std::string& method) {
-  concord::TrainOptions o;
+  concord::TrainOptions o = small_options();
   o.method = method;
-  o.model.latent_dim = 8;
-  o.model.encoder_dims = {32};
-  o.sampler.batch_size = 64;
   o.epochs = 3;
   o.min_steps = 30;
-  o.lr = 1e-2;
   o.threads = 2;
   o.device = "cuda";
   if (method != "concord" && method != "concerto") {
