@@ -141,7 +141,12 @@
   }
   started <- proc.time()[["elapsed"]]
   if (!is.null(classes)) labels <- ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
-  fit <- .concord_train(.engine_input(x), as.integer(batch) - 1L, params, on.epoch, initial.weights, labels, distributed)
+  # One batch has nothing to align (RunConcord's `align.weight`): spare the alignment's
+  # passes (the model keeps the weight asked for).
+  engine.params <- params
+  if (nlevels(batch) < 2L) engine.params$align_weight <- 0
+  fit <- .concord_train(.engine_input(x), as.integer(batch) - 1L, engine.params, on.epoch, initial.weights,
+                        labels, distributed)
   if (verbose) cli::cli_progress_done(.envir = frame)
   fit$seconds <- proc.time()[["elapsed"]] - started
   fit

@@ -64,13 +64,25 @@ class Concord : public Method {
     if (aligning(s.epoch)) {
       std::vector<int> domains(s.cells.size());
       for (size_t r = 0; r < s.cells.size(); ++r) domains[r] = c_.domains[s.cells[r]];
-      loss = loss + o.align_weight * align_.loss(z1, domains);
+      loss = loss + o.align_weight * align_.loss(z1, evaluated(online, s.cells), domains);
     }
     return loss;
   }
 
  private:
   bool aligning(int epoch) const { return c_.options.align_weight > 0 && epoch >= c_.options.warmup_epochs; }
+
+  // The cells' joint embeddings as the alignment's refresh sees them: unmasked input,
+  // evaluation mode, L2-normalised.
+  torch::Tensor evaluated(Encoder& online, const std::vector<int>& cells) {
+    namespace F = torch::nn::functional;
+    torch::NoGradGuard no_grad;
+    gather_rows(c_.x, cells.data(), static_cast<int>(cells.size()), original_);
+    online->eval();
+    const torch::Tensor e = online->fuse(online->rest(c_.first_layer(online, original_)));
+    online->train();
+    return F::normalize(e, F::NormalizeFuncOptions().dim(1));
+  }
 
   // Mean squared error of the batch's expression (unmasked) decoded from the first view.
   torch::Tensor decoder_loss(Encoder& online, const std::vector<int>& cells, const torch::Tensor& z) {

@@ -45,3 +45,16 @@ test_that("alignment is refused with CLIP fusion, which trains no joint embeddin
                         fusion = "clip"),
                "'align.weight' aligns the joint embedding", fixed = TRUE)
 })
+
+test_that("batches are aligned at 7 by default, not with CLIP fusion, and one batch is left as it is", {
+  m <- mm_data()
+  emb <- run_fast(m$data, group.by = m$meta$batch, epochs = 3, warmup.epochs = 1)
+  expect_true(all(is.finite(emb)))
+  expect_equal(attr(emb, "concord")$params$align_weight, 7)
+  clip <- run_fast(list(RNA = m$data, ADT = m$adt), group.by = m$meta$batch, fusion = "clip")
+  expect_equal(attr(clip, "concord")$params$align_weight, 0)
+  one <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3)
+  off <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3, align.weight = 0)
+  expect_equal(attr(one, "concord")$params$align_weight, 7)
+  expect_equal(unclass(one)[, ], unclass(off)[, ])
+})
