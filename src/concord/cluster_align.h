@@ -15,13 +15,13 @@
 // means in each cluster toward its own cells' (tracked means, from the cells' embeddings
 // as the refresh computes them, not from the masked views the loss trains: masking
 // hides part of a batch effect, and domains that met in the views stayed apart in the
-// embedding), so a pull stops once the domains meet. A shift held for the whole epoch was a constant push that carried the
-// domains past each other (the simulated tree's two batches ended the first aligned
-// epoch fully apart; an epoch of a large dataset is hundreds of steps). And each shift
-// is shrunk by its noise (positive-part James-Stein, from the variances of the means):
-// pulling domains apart by the sampling noise of a few dozen cells separated domains
-// that coincided (bench/README.md, ninth round). With several ranks, each tracks the
-// means of its own mini-batches.
+// embedding), so a pull stops once the domains meet. A shift held for the whole epoch
+// was a constant push that carried the domains past each other (the simulated tree's
+// two batches ended the first aligned epoch fully apart; an epoch of a large dataset is
+// hundreds of steps). And each shift is shrunk by its noise (positive-part James-Stein,
+// from the variances of the means): pulling domains apart by the sampling noise of a
+// few dozen cells separated domains that coincided (bench/README.md, ninth round). With
+// several ranks, each tracks the means of its own mini-batches.
 #pragma once
 
 #include <torch/torch.h>
