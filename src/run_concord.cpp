@@ -89,6 +89,9 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   t.lr_decay = Rcpp::as<double>(o["lr_decay"]);
   t.temperature = Rcpp::as<double>(o["temperature"]);
   t.beta = Rcpp::as<double>(o["beta"]);
+  // Parameters without it predate the alignment (models saved before it existed): they
+  // were trained, and fine-tune, without it, whatever the engine's default.
+  t.align_weight = 0;
   read_optional(o, "align_weight", t.align_weight);
   read_optional(o, "align_clusters", t.align_clusters);
   t.element_mask = Rcpp::as<double>(o["element_mask"]);

@@ -58,3 +58,13 @@ test_that("batches are aligned at 7 by default, not with CLIP fusion, and one ba
   expect_equal(attr(one, "concord")$params$align_weight, 7)
   expect_equal(unclass(one)[, ], unclass(off)[, ])
 })
+
+test_that("a model saved before the alignment existed fine-tunes without it", {
+  d <- small_data()
+  model <- GetConcordModel(run_fast(d$data, group.by = d$meta$batch, align.weight = 0))
+  old <- model
+  old$params$align_weight <- NULL
+  tune <- function(m) unclass(ProjectConcord(d$data, m, group.by = d$meta$batch, fine.tune.epochs = 1,
+                                             threads = 1, verbose = FALSE))[, ]
+  expect_equal(tune(old), tune(model))
+})
