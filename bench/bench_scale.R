@@ -5,7 +5,7 @@
 # the call.
 #
 #   R_LIBS=<library with concordR> Rscript bench/bench_scale.R [sizes=100000,300000,1000000]
-#     [threads=2] [epochs=15] [align.weight=0] [dir=/tmp/concordR-scale] [keep=FALSE]
+#     [threads=2] [epochs=15] [align.weight=default] [dir=/tmp/concordR-scale] [keep=FALSE]
 #
 # The files: kang_ctrl_5donors's 2,000 most variable genes, cells drawn with replacement,
 # each count redrawn as Poisson(count x a per-cell depth factor in [0.7, 1.3]) so that no
@@ -16,7 +16,7 @@
 suppressPackageStartupMessages(library(concordR))
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
 source(file.path(dirname(script), "common.R"))
-opt <- bench_options(list(sizes = "100000,300000,1000000", threads = "2", epochs = "15", align.weight = "0",
+opt <- bench_options(list(sizes = "100000,300000,1000000", threads = "2", epochs = "15", align.weight = "default",
                           dir = "/tmp/concordR-scale", keep = "FALSE", run = "", data.dir = "../shared/data"))
 
 peak_mb <- function() {
@@ -29,7 +29,8 @@ if (nzchar(opt$run)) {
   before <- peak_mb()
   started <- proc.time()[["elapsed"]]
   emb <- RunConcord(opt$run, group.by = "batch", threads = as.integer(opt$threads),
-                    epochs = as.integer(opt$epochs), align.weight = as.numeric(opt$align.weight),
+                    epochs = as.integer(opt$epochs),
+                    align.weight = if (opt$align.weight == "default") NULL else as.numeric(opt$align.weight),
                     verbose = FALSE)
   total <- proc.time()[["elapsed"]] - started
   info <- attr(emb, "concord")
