@@ -5,7 +5,8 @@
                             p.intra.domain, knn.k, knn.metric, warmup.epochs, min.steps,
                             norm, dropout, seed, threads, device, class.weight = 1,
                             use.decoder = FALSE, decoder.dims = 1000, decoder.weight = 1,
-                            weight.decay = 0, align.weight = 0, align.clusters = 20) {
+                            weight.decay = 0, align.weight = 0, align.clusters = 20,
+                            align.local.weight = 0, align.local.share = 0.03) {
   .check_number(latent.dim, "latent.dim", lower = 1, upper = .max_width, integer = TRUE)
   .check_widths(encoder.dims, "encoder.dims", "hidden layer widths), or integer(0) for no hidden layer")
   .check_number(epochs, "epochs", lower = 0, upper = .max_count, integer = TRUE)
@@ -17,6 +18,8 @@
   .check_number(beta, "beta", lower = 0)
   .check_number(align.weight, "align.weight", lower = 0)
   .check_number(align.clusters, "align.clusters", lower = 1, upper = .max_count, integer = TRUE)
+  .check_number(align.local.weight, "align.local.weight", lower = 0)
+  .check_number(align.local.share, "align.local.share", lower = 0, upper = 1, lower.open = TRUE)
   .check_mask(element.mask, "element.mask")
   .check_mask(feature.mask, "feature.mask")
   .check_probability(p.intra.knn, "p.intra.knn")
@@ -50,7 +53,8 @@
     weight_decay = as.numeric(weight.decay),
     lr_decay = as.numeric(decay.rate), temperature = as.numeric(temperature),
     beta = as.numeric(beta), align_weight = as.numeric(align.weight),
-    align_clusters = as.integer(align.clusters), element_mask = as.numeric(element.mask),
+    align_clusters = as.integer(align.clusters), align_local_weight = as.numeric(align.local.weight),
+    align_local_share = as.numeric(align.local.share), element_mask = as.numeric(element.mask),
     feature_mask = as.numeric(feature.mask), classifier_weight = as.numeric(class.weight),
     n_classes = 0L, decoder = use.decoder, decoder_dims = as.integer(decoder.dims),
     decoder_weight = as.numeric(decoder.weight), n_domains = 0L,

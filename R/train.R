@@ -141,10 +141,10 @@
   }
   started <- proc.time()[["elapsed"]]
   if (!is.null(classes)) labels <- ifelse(is.na(classes), -1L, as.integer(classes) - 1L)
-  # One batch has nothing to align (RunConcord's `align.weight`): spare the alignment's
-  # passes (the model keeps the weight asked for).
+  # One batch has nothing to align (RunConcord's `align.weight`, `align.local.weight`):
+  # spare the alignments' passes (the model keeps the weights asked for).
   engine.params <- params
-  if (nlevels(batch) < 2L) engine.params$align_weight <- 0
+  if (nlevels(batch) < 2L) engine.params$align_weight <- engine.params$align_local_weight <- 0
   fit <- .concord_train(.engine_input(x), as.integer(batch) - 1L, engine.params, on.epoch, initial.weights,
                         labels, distributed)
   if (verbose) cli::cli_progress_done(.envir = frame)

@@ -89,11 +89,14 @@ concord::TrainOptions options_from(const Rcpp::List& o) {
   t.lr_decay = Rcpp::as<double>(o["lr_decay"]);
   t.temperature = Rcpp::as<double>(o["temperature"]);
   t.beta = Rcpp::as<double>(o["beta"]);
-  // Parameters without it predate the alignment (models saved before it existed): they
-  // were trained, and fine-tune, without it, whatever the engine's default.
+  // Parameters without them predate the alignments (models saved before they existed):
+  // they were trained, and fine-tune, without them, whatever the engine's defaults.
   t.align_weight = 0;
   read_optional(o, "align_weight", t.align_weight);
   read_optional(o, "align_clusters", t.align_clusters);
+  t.align_local_weight = 0;
+  read_optional(o, "align_local_weight", t.align_local_weight);
+  read_optional(o, "align_local_share", t.align_local_share);
   t.element_mask = Rcpp::as<double>(o["element_mask"]);
   t.classifier_weight = Rcpp::as<double>(o["classifier_weight"]);
   t.decoder_weight = Rcpp::as<double>(o["decoder_weight"]);
@@ -419,6 +422,8 @@ Rcpp::List concord_engine_defaults() {
   d["beta"] = t.beta;
   d["align_weight"] = t.align_weight;
   d["align_clusters"] = t.align_clusters;
+  d["align_local_weight"] = t.align_local_weight;
+  d["align_local_share"] = t.align_local_share;
   d["element_mask"] = t.element_mask;
   d["classifier_weight"] = t.classifier_weight;
   d["decoder_weight"] = t.decoder_weight;

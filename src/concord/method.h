@@ -75,15 +75,16 @@ class Method {
   // How many cells' representations the method reads before epoch `epoch` (0-based; 0
   // for none). The loop then hands epoch_start() that many cells drawn at random (all
   // when there are fewer), in the evaluation-mode pass of the final embedding: their
-  // representations (row-major) and domains. In distributed training the count is over
-  // all ranks, and every rank is handed the same cells in the same order.
+  // representations (row-major), domains and cells (each row's index among this rank's
+  // cells, -1 for another rank's). In distributed training the count is over all ranks,
+  // and every rank is handed the same cells in the same order.
   virtual int64_t embedding_sample(int epoch) const {
     (void)epoch;
     return 0;
   }
   virtual void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding,
-                           const std::vector<int>& domains) {
-    (void)online, (void)epoch, (void)embedding, (void)domains;
+                           const std::vector<int>& domains, const std::vector<int64_t>& cells) {
+    (void)online, (void)epoch, (void)embedding, (void)domains, (void)cells;
   }
   // Parameters and buffers saved with the model beside the online encoder's, by name
   // (the loop prefixes "method."); restored, all of them, when training starts from

@@ -2,12 +2,13 @@
 // plus the optional classifier and decoder losses on the first view's embedding. With
 // several modalities NT-Xent compares the fused embeddings of the two views (concat,
 // sum), or, for CLIP fusion, CLIP's loss contrasts each pair of modalities of the
-// first view (both trained) in place of the two views. With an alignment weight, after
-// the warm-up epochs, each cell is also pulled by its domain's shifts within its clusters
-// (cluster_align.h).
+// first view (both trained) in place of the two views. With alignment weights, after the
+// warm-up epochs, each cell is also pulled by its domain's shifts within its clusters
+// (cluster_align.h) and within its neighbourhood (local_align.h).
 #include <algorithm>
 
 #include "cluster_align.h"
+#include "local_align.h"
 #include "loss.h"
 #include "method.h"
 
@@ -23,9 +24,10 @@ class Concord : public Method {
 
   int64_t embedding_sample(int epoch) const override { return aligning(epoch) ? c_.options.align_sample : 0; }
 
-  // The alignment's clusters and shifts, from the fused, L2-normalised embedding.
+  // The alignments' clusters, shifts and neighbours, from the fused, L2-normalised
+  // embedding.
   void epoch_start(Encoder& online, int epoch, const std::vector<float>& embedding,
-                   const std::vector<int>& domains) override {
+                   const std::vector<int>& domains, const std::vector<int64_t>& cells) override {
     namespace F = torch::nn::functional;
     torch::NoGradGuard no_grad;
     const int64_t dim = online->latent_dim();
@@ -35,8 +37,11 @@ class Concord : public Method {
     int n_domains = 0;
     for (int d : c_.domains) n_domains = std::max(n_domains, d + 1);
     for (int d : domains) n_domains = std::max(n_domains, d + 1);
-    align_.refresh(F::normalize(online->fuse(z), F::NormalizeFuncOptions().dim(1)), domains, n_domains,
-                   c_.options.align_clusters, c_.options.seed + epoch);
+    const torch::Tensor unit = F::normalize(online->fuse(z), F::NormalizeFuncOptions().dim(1));
+    if (c_.options.align_weight > 0)
+      align_.refresh(unit, domains, n_domains, c_.options.align_clusters, c_.options.seed + epoch);
+    if (c_.options.align_local_weight > 0)
+      local_.refresh(unit, domains, n_domains, cells, c_.x.n_rows, c_.options.align_local_share);
   }
 
   torch::Tensor loss(Encoder& online, const Step& s) override {
@@ -64,13 +69,17 @@ class Concord : public Method {
     if (aligning(s.epoch)) {
       std::vector<int> domains(s.cells.size());
       for (size_t r = 0; r < s.cells.size(); ++r) domains[r] = c_.domains[s.cells[r]];
-      loss = loss + o.align_weight * align_.loss(z1, evaluated(online, s.cells), domains);
+      const torch::Tensor e = evaluated(online, s.cells);
+      if (o.align_weight > 0) loss = loss + o.align_weight * align_.loss(z1, e, domains);
+      if (o.align_local_weight > 0) loss = loss + o.align_local_weight * local_.loss(z1, e, s.cells, domains);
     }
     return loss;
   }
 
  private:
-  bool aligning(int epoch) const { return c_.options.align_weight > 0 && epoch >= c_.options.warmup_epochs; }
+  bool aligning(int epoch) const {
+    return (c_.options.align_weight > 0 || c_.options.align_local_weight > 0) && epoch >= c_.options.warmup_epochs;
+  }
 
   // The cells' joint embeddings as the alignment's refresh sees them: unmasked input,
   // evaluation mode, L2-normalised.
@@ -96,6 +105,7 @@ class Concord : public Method {
   MethodContext c_;
   SparseBatch original_;
   ClusterAlignment align_;
+  LocalAlignment local_;
 };
 
 }  // namespace

@@ -179,7 +179,14 @@ struct TrainOptions {
   double align_weight = 7.0;
   // k-means clusters of that alignment.
   int align_clusters = 20;
-  // Cells (over all ranks) whose embeddings each refresh of the clusters and shifts reads.
+  // Weight of the alignment of domains within each cell's neighbourhood (local_align.h),
+  // applied after the warm-up epochs beside the clusters'; 0 leaves it out. At 50 the
+  // simulated tree's and trajectory's batches mix within their segments, but domains
+  // that differ in biology mix past their cell types (bench/README.md, eleventh round).
+  double align_local_weight = 0.0;
+  // Share of each domain's sampled cells in a neighbourhood of that alignment.
+  double align_local_share = 0.03;
+  // Cells (over all ranks) whose embeddings each refresh of the alignments reads.
   int align_sample = 20000;
   // Weight of the classifier's cross-entropy (labelled cells of a batch) in the loss.
   double classifier_weight = 1.0;

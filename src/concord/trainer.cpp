@@ -503,11 +503,18 @@ class Trainer {
         embed(*method_, encoder_, x_, &rows, o_.inference_batch_size, sparse_, threads_, interrupted);
     std::vector<float> domains(rows.size());
     for (size_t r = 0; r < rows.size(); ++r) domains[r] = static_cast<float>(domains_[rows[r]]);
+    std::vector<int64_t> cells(rows.begin(), rows.end());
     if (comm_ != nullptr) {
       embedding = comm_->allgather(embedding.data(), static_cast<int64_t>(embedding.size()));
-      domains = comm_->allgather(domains.data(), static_cast<int64_t>(domains.size()));
+      std::vector<int64_t> counts;
+      domains = comm_->allgather(domains.data(), static_cast<int64_t>(domains.size()), &counts);
+      // This rank's rows follow the earlier ranks'; other ranks' rows are none of its cells.
+      int64_t before = 0;
+      for (int r = 0; r < comm_->rank(); ++r) before += counts[r];
+      cells.assign(domains.size(), -1);
+      for (size_t r = 0; r < rows.size(); ++r) cells[before + r] = rows[r];
     }
-    method_->epoch_start(encoder_, epoch, embedding, std::vector<int>(domains.begin(), domains.end()));
+    method_->epoch_start(encoder_, epoch, embedding, std::vector<int>(domains.begin(), domains.end()), cells);
   }
 
   const CsrView& x_;
@@ -694,6 +701,9 @@ void check_inputs(const CsrView& x, const std::vector<int>& domains, const Train
   if (!(options.align_weight >= 0)) throw std::invalid_argument("align_weight must be non-negative");
   if (options.align_clusters < 1) throw std::invalid_argument("align_clusters must be at least 1");
   if (options.align_sample < 1) throw std::invalid_argument("align_sample must be at least 1");
+  if (!(options.align_local_weight >= 0)) throw std::invalid_argument("align_local_weight must be non-negative");
+  if (!(options.align_local_share > 0 && options.align_local_share <= 1))
+    throw std::invalid_argument("align_local_share must lie in (0, 1]");
 }
 
 // A digest of the input and of the settings that shape training's collectives.

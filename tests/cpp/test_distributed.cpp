@@ -172,9 +172,11 @@ TEST_CASE("distributed training: the same weights on both ranks, every cell on r
   o.warmup_epochs = 1;
   o.epochs = 3;
   o.min_steps = 30;
-  // The alignment's sample: each rank embeds its part, every rank clusters all of it.
+  // The alignments' sample: each rank embeds its part, every rank clusters all of it and
+  // finds its cells' neighbours in it.
   o.align_weight = 1;
   o.align_clusters = 4;
+  o.align_local_weight = 10;
   o.align_sample = 100;
   const int port = test_port(4);
   // Flattened weights, which the child sends back through a pipe.

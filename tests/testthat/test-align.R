@@ -1,4 +1,5 @@
-# RunConcord(align.weight): batches aligned within clusters of the embedding.
+# RunConcord(align.weight, align.local.weight): batches aligned within clusters and within
+# neighbourhoods of the embedding.
 
 # Two cell types in two batches; batch "b2" shifts genes 41-60 up in type A only, a batch
 # effect that differs by cell type (what domain-pure mini-batches leave in place).
@@ -39,31 +40,48 @@ test_that("alignment within clusters removes a batch effect of one cell type", {
             sqrt(sum(apply(unclass(aligned)[d$type == "A", ], 2, stats::var))))
 })
 
-test_that("alignment is refused with CLIP fusion, which trains no joint embedding", {
-  m <- mm_data()
-  expect_error(run_fast(list(RNA = m$data, ADT = m$adt), group.by = m$meta$batch, align.weight = 1,
-                        fusion = "clip"),
-               "'align.weight' aligns the joint embedding", fixed = TRUE)
+test_that("alignment within neighbourhoods removes a batch effect of one cell type", {
+  d <- typed_batch_effect()
+  # One cluster: the clusters' alignment cannot tell the types apart, the local one can.
+  run <- function(w) run_fast(d$data, group.by = d$batch, features = rownames(d$data), epochs = 6,
+                              warmup.epochs = 1, min.steps = 120, seed = 2, align.weight = 0,
+                              align.local.weight = w, align.local.share = 0.1)
+  plain <- run(0)
+  aligned <- run(50)
+  expect_true(all(is.finite(aligned)))
+  expect_equal(attr(aligned, "concord")$params$align_local_weight, 50)
+  expect_lt(batch_offset(aligned, d), 0.5 * batch_offset(plain, d))
+  centre <- function(e, t) colMeans(unclass(e)[d$type == t, , drop = FALSE])
+  expect_gt(sqrt(sum((centre(aligned, "A") - centre(aligned, "B"))^2)),
+            sqrt(sum(apply(unclass(aligned)[d$type == "A", ], 2, stats::var))))
 })
 
-test_that("batches are aligned at 7 by default, not with CLIP fusion, and one batch is left as it is", {
+test_that("alignment is refused with CLIP fusion, which trains no joint embedding", {
   m <- mm_data()
+  clip <- function(...) run_fast(list(RNA = m$data, ADT = m$adt), group.by = m$meta$batch, fusion = "clip", ...)
+  expect_error(clip(align.weight = 1), "'align.weight' aligns the joint embedding", fixed = TRUE)
+  expect_error(clip(align.local.weight = 1), "'align.local.weight' aligns the joint embedding", fixed = TRUE)
+})
+
+test_that("batches are aligned within clusters by default, not with CLIP fusion, and one batch is left as it is", {
+  m <- mm_data()
+  weights <- function(e) unlist(attr(e, "concord")$params[c("align_weight", "align_local_weight")])
   emb <- run_fast(m$data, group.by = m$meta$batch, epochs = 3, warmup.epochs = 1)
   expect_true(all(is.finite(emb)))
-  expect_equal(attr(emb, "concord")$params$align_weight, 7)
+  expect_equal(weights(emb), c(align_weight = 7, align_local_weight = 0))
   clip <- run_fast(list(RNA = m$data, ADT = m$adt), group.by = m$meta$batch, fusion = "clip")
-  expect_equal(attr(clip, "concord")$params$align_weight, 0)
-  one <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3)
+  expect_equal(weights(clip), c(align_weight = 0, align_local_weight = 0))
+  one <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3, align.local.weight = 50)
   off <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3, align.weight = 0)
-  expect_equal(attr(one, "concord")$params$align_weight, 7)
+  expect_equal(weights(one), c(align_weight = 7, align_local_weight = 50))
   expect_equal(unclass(one)[, ], unclass(off)[, ])
 })
 
-test_that("a model saved before the alignment existed fine-tunes without it", {
+test_that("a model saved before the alignments existed fine-tunes without them", {
   d <- small_data()
-  model <- GetConcordModel(run_fast(d$data, group.by = d$meta$batch, align.weight = 0))
+  model <- GetConcordModel(run_fast(d$data, group.by = d$meta$batch, align.weight = 0, align.local.weight = 0))
   old <- model
-  old$params$align_weight <- NULL
+  old$params$align_weight <- old$params$align_local_weight <- old$params$align_local_share <- NULL
   tune <- function(m) unclass(ProjectConcord(d$data, m, group.by = d$meta$batch, fine.tune.epochs = 1,
                                              threads = 1, verbose = FALSE))[, ]
   expect_equal(tune(old), tune(model))

@@ -34,6 +34,8 @@ hyper <- list(
   list(list(weight.decay = -1e-3), "'weight.decay'"), list(list(weight.decay = NA), "'weight.decay'"),
   list(list(align.weight = -1), "'align.weight'"), list(list(align.weight = Inf), "'align.weight'"),
   list(list(align.clusters = 0), "'align.clusters'"), list(list(align.clusters = 2.5), "'align.clusters'"),
+  list(list(align.local.weight = -1), "'align.local.weight'"),
+  list(list(align.local.share = 0), "'align.local.share'"), list(list(align.local.share = 1.5), "'align.local.share'"),
   list(list(decay.rate = 0), "'decay.rate'"), list(list(decay.rate = 1.5), "'decay.rate'"),
   list(list(temperature = 0), "'temperature'"), list(list(temperature = -0.1), "'temperature'"),
   list(list(temperature = Inf), "'temperature'"), list(list(beta = -1), "'beta'"),

@@ -16,6 +16,9 @@ test_that("RunConcord's defaults equal the engine's", {
   expect_null(r$align.weight)
   expect_equal(e$align_weight, 7)  # NULL in R: 7, or 0 with CLIP fusion
   expect_equal(r$align.clusters, e$align_clusters)
+  expect_equal(r$align.local.weight, e$align_local_weight)
+  expect_equal(r$align.local.weight, 0)
+  expect_equal(r$align.local.share, e$align_local_share)
   expect_equal(r$decay.rate, e$lr_decay)
   expect_equal(r$temperature, e$temperature)
   expect_equal(r$beta, e$beta)

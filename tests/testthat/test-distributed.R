@@ -26,11 +26,13 @@ test_that("two ranks train one model: identical weights, rank 0 embeds every cel
   out <- tempfile()
   dir.create(out)
   on.exit(unlink(out, recursive = TRUE))
-  # With the alignment, which clusters a sample gathered from both ranks in the second epoch.
+  # With the alignments, which cluster a sample gathered from both ranks in the second
+  # epoch and find each cell's neighbours in it.
   res <- run_ranks(c(
     "emb <- RunConcord(x, group.by = batch, latent.dim = 8, encoder.dims = 32, epochs = 2,",
     "                  min.steps = 4, batch.size = 32, threads = 1, verbose = FALSE,",
-    "                  warmup.epochs = 1, align.weight = 1, align.clusters = 4)",
+    "                  warmup.epochs = 1, align.weight = 1, align.clusters = 4,",
+    "                  align.local.weight = 10)",
     "saveRDS(emb, file.path(out, paste0('rank', Sys.getenv('RANK'), '.rds')))"
   ), out)
   expect_equal(res$status, 0L, info = res$output)
@@ -43,6 +45,7 @@ test_that("two ranks train one model: identical weights, rank 0 embeds every cel
   expect_identical(rownames(r0), cells)
   expect_identical(rownames(r1), cells[seq(2L, length(cells), by = 2L)])
   expect_equal(attr(r0, "concord")$params$align_weight, 1)
+  expect_equal(attr(r0, "concord")$params$align_local_weight, 10)
   expect_equal(attr(r0, "concord")$rank, 0L)
   expect_equal(attr(r1, "concord")$rank, 1L)
   # Averaged gradients from the same start: the same weights, bit for bit, and the same
