@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <vector>
 
@@ -48,19 +49,30 @@ float loss_on_all(const torch::Tensor& x, const std::vector<int>& domains) {
   return align.loss(x, x, std::vector<int>(cells.begin(), cells.end()), domains).item<float>();
 }
 
+// 200 cells about e1, alternating domains, domain 1 offset along e3, and an alignment
+// refreshed from all of them (share 0.1).
+struct Offset {
+  explicit Offset(uint64_t seed) {
+    torch::manual_seed(seed);
+    std::vector<torch::Tensor> parts;
+    population(200, 0, 0.4f, true, parts, domains);
+    x = unit_rows(parts);
+    const std::vector<int64_t> all = all_cells(200);
+    cells.assign(all.begin(), all.end());
+    align.refresh(x, domains, 2, all, 200, 0.1);
+  }
+  std::vector<int> domains, cells;
+  torch::Tensor x;
+  concord::LocalAlignment align;
+};
+
 }  // namespace
 
 TEST_CASE("local alignment pulls each domain toward the others' nearby cells", "[align]") {
-  torch::manual_seed(3);
-  std::vector<torch::Tensor> parts;
-  std::vector<int> domains;
-  population(200, 0, 0.4f, true, parts, domains);
-  const torch::Tensor x = unit_rows(parts);
-  concord::LocalAlignment align;
-  const std::vector<int64_t> cells64 = all_cells(200);
-  align.refresh(x, domains, 2, cells64, 200, 0.1);
-  torch::Tensor z = x.clone().requires_grad_(true);
-  const torch::Tensor loss = align.loss(z, x, std::vector<int>(cells64.begin(), cells64.end()), domains);
+  Offset o(3);
+  torch::Tensor z = o.x.clone().requires_grad_(true);
+  const std::vector<int>& domains = o.domains;
+  const torch::Tensor loss = o.align.loss(z, o.x, o.cells, domains);
   REQUIRE(std::isfinite(loss.item<float>()));
   CHECK(loss.item<float>() > 1e-3);
   loss.backward();
@@ -101,22 +113,15 @@ TEST_CASE("local alignment leaves a population that one domain lacks", "[align]"
 }
 
 TEST_CASE("local alignment stops pulling once the cells' newer embeddings meet", "[align]") {
-  torch::manual_seed(9);
-  std::vector<torch::Tensor> parts;
-  std::vector<int> domains;
-  population(200, 0, 0.4f, true, parts, domains);
-  const torch::Tensor x = unit_rows(parts);
-  concord::LocalAlignment align;
-  const std::vector<int64_t> cells64 = all_cells(200);
-  align.refresh(x, domains, 2, cells64, 200, 0.1);
+  Offset o(9);
   // Domain 1's cells, now evaluated where domain 0's are: their rows are replaced first.
   std::vector<int> ones_cells, ones;
   std::vector<int64_t> zeros;
   for (int c = 0; c < 200; c += 2) zeros.push_back(c), ones_cells.push_back(c + 1), ones.push_back(1);
-  const torch::Tensor met = x.index_select(0, torch::tensor(zeros)) + 0.01 * torch::randn({100, 20});
+  const torch::Tensor met = o.x.index_select(0, torch::tensor(zeros)) + 0.01 * torch::randn({100, 20});
   const torch::Tensor unit = F::normalize(met, F::NormalizeFuncOptions().dim(1));
-  const float before = loss_on_all(x, domains);
-  const float after = align.loss(unit, unit, ones_cells, ones).item<float>();
+  const float before = loss_on_all(o.x, o.domains);
+  const float after = o.align.loss(unit, unit, ones_cells, ones).item<float>();
   CHECK(before > 1e-3f);
   CHECK(after < 0.05f * before);
 }

@@ -24,36 +24,31 @@ batch_offset <- function(emb, d) {
   sqrt(sum(gap^2)) / sqrt(sum(apply(a, 2, stats::var)))
 }
 
-test_that("alignment within clusters removes a batch effect of one cell type", {
+# Trains without alignment and with `...`; the alignment must shrink type A's batch offset
+# by half and keep type B, which the batch does not touch, apart from type A.
+expect_type_effect_removed <- function(...) {
   d <- typed_batch_effect()
-  run <- function(w) run_fast(d$data, group.by = d$batch, features = rownames(d$data), epochs = 6,
-                              warmup.epochs = 1, min.steps = 120, seed = 2, align.weight = w,
-                              align.clusters = 2)
-  plain <- run(0)
-  aligned <- run(20)
+  run <- function(...) run_fast(d$data, group.by = d$batch, features = rownames(d$data), epochs = 6,
+                                warmup.epochs = 1, min.steps = 120, seed = 2, ...)
+  plain <- run(align.weight = 0)
+  aligned <- run(...)
   expect_true(all(is.finite(aligned)))
-  expect_equal(attr(aligned, "concord")$params$align_weight, 20)
   expect_lt(batch_offset(aligned, d), 0.5 * batch_offset(plain, d))
-  # Type B, which the batch does not touch, stays apart from type A.
   centre <- function(e, t) colMeans(unclass(e)[d$type == t, , drop = FALSE])
   expect_gt(sqrt(sum((centre(aligned, "A") - centre(aligned, "B"))^2)),
             sqrt(sum(apply(unclass(aligned)[d$type == "A", ], 2, stats::var))))
+  attr(aligned, "concord")$params
+}
+
+test_that("alignment within clusters removes a batch effect of one cell type", {
+  params <- expect_type_effect_removed(align.weight = 20, align.clusters = 2)
+  expect_equal(params$align_weight, 20)
 })
 
 test_that("alignment within neighbourhoods removes a batch effect of one cell type", {
-  d <- typed_batch_effect()
-  # One cluster: the clusters' alignment cannot tell the types apart, the local one can.
-  run <- function(w) run_fast(d$data, group.by = d$batch, features = rownames(d$data), epochs = 6,
-                              warmup.epochs = 1, min.steps = 120, seed = 2, align.weight = 0,
-                              align.local.weight = w, align.local.share = 0.1)
-  plain <- run(0)
-  aligned <- run(50)
-  expect_true(all(is.finite(aligned)))
-  expect_equal(attr(aligned, "concord")$params$align_local_weight, 50)
-  expect_lt(batch_offset(aligned, d), 0.5 * batch_offset(plain, d))
-  centre <- function(e, t) colMeans(unclass(e)[d$type == t, , drop = FALSE])
-  expect_gt(sqrt(sum((centre(aligned, "A") - centre(aligned, "B"))^2)),
-            sqrt(sum(apply(unclass(aligned)[d$type == "A", ], 2, stats::var))))
+  # Without the clusters' alignment, which with one cluster could not tell the types apart.
+  params <- expect_type_effect_removed(align.weight = 0, align.local.weight = 50, align.local.share = 0.1)
+  expect_equal(params$align_local_weight, 50)
 })
 
 test_that("alignment is refused with CLIP fusion, which trains no joint embedding", {
