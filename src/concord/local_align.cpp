@@ -91,8 +91,9 @@ torch::Tensor LocalAlignment::loss(const torch::Tensor& z, const torch::Tensor& 
       const torch::Tensor nearest = std::get<1>(dist.topk(k, 1, false));
       const torch::Tensor neighbours = rows_[d].index_select(0, nearest.reshape(-1)).reshape({b, k, dim});
       const torch::Tensor mean = neighbours.mean(1);
-      // The variance (trace) of each local mean, from its neighbours' spread.
-      const torch::Tensor var = (neighbours - mean.unsqueeze(1)).square().sum(2).mean(1, true) / k;
+      // The variance (trace) of each local mean, from its neighbours' spread about it,
+      // 1 - |mean|^2 for unit rows.
+      const torch::Tensor var = (1 - mean.square().sum(1, true)).clamp_min(0) / k;
       const torch::Tensor mine = (dom == d).to(torch::kFloat).unsqueeze(1);
       const torch::Tensor w =
           torch::where(mine > 0, torch::ones_like(mine), torch::exp(-(mean - e).square().sum(1, true) / kGuard));
