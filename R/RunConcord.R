@@ -129,8 +129,8 @@
 #'   batches differ in biology (kang_ifnb_muscat, whose samples are control and IFN-beta
 #'   stimulated) it mixes past the cell types: Total 0.841 -> 0.837, the same-cell-type
 #'   share of 15 neighbours 0.865 -> 0.845 (PCA 0.868, Harmony 0.851). So it is not the
-#'   default. Each step searches the sample for the cells' neighbours: 2.5x the time on
-#'   kang_ctrl_5donors (9.2 -> 23.1 s on 2 threads).
+#'   default. Each step searches the sample for the cells' neighbours: 1.8x the time on
+#'   kang_ctrl_5donors (8.6 -> 15.4 s on 2 threads; bench/README.md, twelfth round).
 #' @param align.local.share Share of each batch's sampled cells in a neighbourhood of
 #'   that alignment, in (0, 1]. A share rather than a count, so that batches of
 #'   different sizes are compared over the same region; 50 neighbours in each batch

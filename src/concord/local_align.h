@@ -30,6 +30,11 @@
 
 namespace concord {
 
+// Per row of `dist` (rows x n), the columns of its k smallest values, in no order (ties
+// broken by column, a NaN counted as infinite), on `dist`'s device. torch's top-k, which sorts (value, index) pairs,
+// took 3.8x as long for 256 x 1,737 (bench/README.md, twelfth round).
+torch::Tensor nearest_columns(const torch::Tensor& dist, int64_t k);
+
 class LocalAlignment {
  public:
   // `embedding`: the sample's rows (n x d, L2-normalised, on the CPU); `domains`: each

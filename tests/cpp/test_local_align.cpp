@@ -8,8 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -66,7 +68,41 @@ struct Offset {
   concord::LocalAlignment align;
 };
 
+// The columns of each row's k smallest values, as a sorted set per row.
+std::vector<std::vector<int64_t>> column_sets(const torch::Tensor& columns) {
+  const torch::Tensor sorted = std::get<0>(columns.sort(1));
+  std::vector<std::vector<int64_t>> sets(sorted.size(0));
+  for (int64_t r = 0; r < sorted.size(0); ++r) {
+    const torch::Tensor row = sorted[r].contiguous();
+    sets[r].assign(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
+  }
+  return sets;
+}
+
 }  // namespace
+
+TEST_CASE("nearest columns are top-k's, with ties, an infinity and the whole row", "[align]") {
+  torch::manual_seed(4);
+  for (const int64_t n : {7, 128, 300, 1737}) {
+    for (const int64_t k : {int64_t{1}, int64_t{5}, std::max<int64_t>(5, n / 33), n}) {
+      torch::Tensor dist = torch::rand({40, n});
+      dist[3][n / 2] = std::numeric_limits<float>::infinity();
+      const auto expected = column_sets(std::get<1>(dist.topk(k, 1, false)));
+      CHECK(column_sets(concord::nearest_columns(dist, k)) == expected);
+    }
+  }
+  // Ties at the k-th value: the k columns hold every smaller value and then tied ones.
+  const torch::Tensor tied = torch::tensor({{0.5f, 0.2f, 0.5f, 0.1f, 0.5f, 0.9f}});
+  const auto sets = column_sets(concord::nearest_columns(tied, 3));
+  CHECK(sets[0] == std::vector<int64_t>{0, 1, 3});
+  CHECK_THROWS_AS(concord::nearest_columns(tied, 0), std::invalid_argument);
+  CHECK_THROWS_AS(concord::nearest_columns(tied, 7), std::invalid_argument);
+  // A NaN counts as infinitely far.
+  torch::Tensor nan = torch::rand({2, 300});
+  nan.narrow(1, 0, 100).fill_(std::nanf(""));
+  const auto expected = column_sets(std::get<1>(nan.nan_to_num(2.0).topk(9, 1, false)));
+  CHECK(column_sets(concord::nearest_columns(nan, 9)) == expected);
+}
 
 TEST_CASE("local alignment pulls each domain toward the others' nearby cells", "[align]") {
   Offset o(3);
