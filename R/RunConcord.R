@@ -125,12 +125,14 @@
 #'   data, 3 on simulations, 5 on the loop, 6 on the tree): kang_ctrl_5donors 0.889 ->
 #'   0.911 Total (Bio 0.941), simulated trajectory 0.721 -> 0.755, loop 0.702 -> 0.722
 #'   (hole kept in 5 of 5), clusters 0.829 -> 0.827, tree 0.722 -> 0.741,
-#'   trustworthiness level. But the tree came out in pieces in 3 of 6 seeds, and where
-#'   batches differ in biology (kang_ifnb_muscat, whose samples are control and IFN-beta
-#'   stimulated) it mixes past the cell types: Total 0.841 -> 0.837, the same-cell-type
-#'   share of 15 neighbours 0.865 -> 0.845 (PCA 0.868, Harmony 0.851). So it is not the
-#'   default. Each step searches the sample for the cells' neighbours: 1.8x the time on
-#'   kang_ctrl_5donors (8.6 -> 15.4 s on 2 threads; bench/README.md, twelfth round).
+#'   trustworthiness level; the tree's Betti numbers read it as in pieces in 3 of 6
+#'   seeds, though its widest gap is half the defaults' (they count a loop-free shape as
+#'   connected only when a spurious loop outlives its last merge; twelfth round). But
+#'   where batches differ in biology (kang_ifnb_muscat, whose samples are control and
+#'   IFN-beta stimulated) it mixes past the cell types: Total 0.841 -> 0.837, the
+#'   same-cell-type share of 15 neighbours 0.865 -> 0.845 (PCA 0.868, Harmony 0.851). So
+#'   it is not the default. Each step searches the sample for the cells' neighbours:
+#'   1.8x the time on kang_ctrl_5donors (8.6 -> 15.4 s on 2 threads; twelfth round).
 #' @param align.local.share Share of each batch's sampled cells in a neighbourhood of
 #'   that alignment, in (0, 1]. A share rather than a count, so that batches of
 #'   different sizes are compared over the same region; 50 neighbours in each batch
