@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
     const double select = milliseconds_per_call(calls, [&] { mine = concord::nearest_columns(dist, k); });
     const double topk = milliseconds_per_call(calls, [&] { theirs = std::get<1>(dist.topk(k, 1, false)); });
     const bool same = std::get<0>(mine.sort(1)).equal(std::get<0>(theirs.sort(1)));
-    std::printf("%8lld %6lld %6lld %12.3f %12.3f %5s\n", static_cast<long long>(rows), static_cast<long long>(k),
-                static_cast<long long>(cells), select, topk, same ? "yes" : "no");
+    std::printf("%8lld %6lld %6lld %12.3f %12.3f %5s\n", static_cast<long long>(rows),
+                static_cast<long long>(k), static_cast<long long>(cells), select, topk,
+                same ? "yes" : "no");
   }
   return 0;
 }

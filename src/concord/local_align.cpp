@@ -67,9 +67,11 @@ void nearest_in_row(const float* row, int64_t n, int64_t k, int64_t* cols, std::
 }  // namespace
 
 torch::Tensor nearest_columns(const torch::Tensor& dist, int64_t k) {
-  const torch::Tensor d = dist.to(torch::kCPU, torch::kFloat).contiguous();
+  if (k < 1 || k > dist.size(1)) throw std::invalid_argument("k must be between 1 and the number of columns");
+  // A GPU's top-k selects in parallel, and the distances stay where they are.
+  if (!dist.is_cpu()) return std::get<1>(dist.topk(k, 1, false));
+  const torch::Tensor d = dist.to(torch::kFloat).contiguous();
   const int64_t rows = d.size(0), n = d.size(1);
-  if (k < 1 || k > n) throw std::invalid_argument("k must be between 1 and the number of columns");
   torch::Tensor out = torch::empty({rows, k}, torch::kLong);
   const float* p = d.data_ptr<float>();
   int64_t* o = out.data_ptr<int64_t>();
@@ -78,7 +80,7 @@ torch::Tensor nearest_columns(const torch::Tensor& dist, int64_t k) {
     std::vector<int64_t> column;
     for (int64_t r = begin; r < end; ++r) nearest_in_row(p + r * n, n, k, o + r * k, value, column, work);
   });
-  return out.to(dist.device());
+  return out;
 }
 
 void LocalAlignment::refresh(const torch::Tensor& embedding, const std::vector<int>& domains, int n_domains,

@@ -30,9 +30,10 @@
 
 namespace concord {
 
-// Per row of `dist` (rows x n), the columns of its k smallest values, in no order (ties
-// broken by column, a NaN counted as infinite), on `dist`'s device. torch's top-k, which sorts (value, index) pairs,
-// took 3.8x as long for 256 x 1,737 (bench/README.md, twelfth round).
+// Per row of `dist` (rows x n), the columns of its k smallest values, in no order, on
+// `dist`'s device. On the CPU ties are broken by column and a NaN counts as infinite;
+// LibTorch's top-k, which sorts (value, index) pairs there, took 3.8x as long for 256 x
+// 1,737 (bench/README.md, twelfth round). On a GPU it is that device's top-k.
 torch::Tensor nearest_columns(const torch::Tensor& dist, int64_t k);
 
 class LocalAlignment {
