@@ -5,7 +5,7 @@
 # the call.
 #
 #   R_LIBS=<library with concordR> Rscript bench/bench_scale.R [sizes=100000,300000,1000000]
-#     [threads=2] [epochs=15] [align.weight=default] [dir=/tmp/concordR-scale] [keep=FALSE]
+#     [threads=2] [epochs=15] [align.weight=default] [align.local.weight=default] [dir=/tmp/concordR-scale] [keep=FALSE]
 #
 # The files: kang_ctrl_5donors's 2,000 most variable genes, cells drawn with replacement,
 # each count redrawn as Poisson(count x a per-cell depth factor in [0.7, 1.3]) so that no
@@ -17,7 +17,7 @@ suppressPackageStartupMessages(library(concordR))
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
 source(file.path(dirname(script), "common.R"))
 opt <- bench_options(list(sizes = "100000,300000,1000000", threads = "2", epochs = "15", align.weight = "default",
-                          dir = "/tmp/concordR-scale", keep = "FALSE", run = "", data.dir = "../shared/data"))
+                          align.local.weight = "default", dir = "/tmp/concordR-scale", keep = "FALSE", run = "", data.dir = "../shared/data"))
 
 peak_mb <- function() {
   status <- readLines("/proc/self/status")
@@ -31,6 +31,7 @@ if (nzchar(opt$run)) {
   emb <- RunConcord(opt$run, group.by = "batch", threads = as.integer(opt$threads),
                     epochs = as.integer(opt$epochs),
                     align.weight = if (opt$align.weight == "default") NULL else as.numeric(opt$align.weight),
+                    align.local.weight = if (opt$align.local.weight == "default") NULL else as.numeric(opt$align.local.weight),
                     verbose = FALSE)
   total <- proc.time()[["elapsed"]] - started
   info <- attr(emb, "concord")
@@ -109,7 +110,8 @@ for (n in as.integer(split_list(opt$sizes))) {
   path <- file.path(opt$dir, sprintf("scaled_%d.h5ad", n))
   if (!file.exists(path)) write_scaled(path, src, n)
   status <- system2("Rscript", c(script, paste0("run=", path), paste0("threads=", opt$threads),
-                                 paste0("epochs=", opt$epochs), paste0("align.weight=", opt$align.weight)))
+                                 paste0("epochs=", opt$epochs), paste0("align.weight=", opt$align.weight),
+                                 paste0("align.local.weight=", opt$align.local.weight)))
   if (status != 0) stop("the run on ", n, " cells failed")
   if (!as.logical(opt$keep)) unlink(path)
 }

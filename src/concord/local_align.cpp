@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
+
+#include "rng.h"
 
 namespace concord {
 
@@ -84,16 +87,26 @@ torch::Tensor nearest_columns(const torch::Tensor& dist, int64_t k) {
 }
 
 void LocalAlignment::refresh(const torch::Tensor& embedding, const std::vector<int>& domains, int n_domains,
-                             const std::vector<int64_t>& cells, int64_t n_cells, double share) {
+                             const std::vector<int64_t>& cells, int64_t n_cells, double share, int64_t max_rows,
+                             uint64_t seed) {
   torch::NoGradGuard no_grad;
   const int64_t n = embedding.size(0);
   if (n != static_cast<int64_t>(domains.size()) || n != static_cast<int64_t>(cells.size()))
     throw std::invalid_argument("one domain and one cell per embedded row");
   if (!(share > 0 && share <= 1)) throw std::invalid_argument("the neighbourhood share must be in (0, 1]");
+  if (max_rows < 1) throw std::invalid_argument("max_rows must be positive");
   const torch::Tensor x = embedding.to(torch::kFloat);
+  std::vector<int64_t> kept(n);
+  std::iota(kept.begin(), kept.end(), 0);
+  if (n > max_rows) {
+    Rng rng(seed);
+    for (int64_t i = 0; i < max_rows; ++i) std::swap(kept[i], kept[i + static_cast<int64_t>(rng.below(n - i))]);
+    kept.resize(max_rows);
+    std::sort(kept.begin(), kept.end());
+  }
   std::vector<std::vector<int64_t>> rows(n_domains);
   slot_.assign(n_cells, -1);
-  for (int64_t r = 0; r < n; ++r) {
+  for (const int64_t r : kept) {
     if (domains[r] < 0 || domains[r] >= n_domains) throw std::invalid_argument("a domain beyond n_domains");
     if (cells[r] >= n_cells) throw std::invalid_argument("a cell beyond n_cells");
     if (cells[r] >= 0) slot_[cells[r]] = static_cast<int64_t>(rows[domains[r]].size());
@@ -109,6 +122,12 @@ void LocalAlignment::refresh(const torch::Tensor& embedding, const std::vector<i
     rows_[d] = x.index_select(0, torch::tensor(rows[d])).contiguous();
     k_[d] = k;
   }
+}
+
+int64_t LocalAlignment::n_rows() const {
+  int64_t n = 0;
+  for (const auto& r : rows_) n += r.defined() ? r.size(0) : 0;
+  return n;
 }
 
 torch::Tensor LocalAlignment::loss(const torch::Tensor& z, const torch::Tensor& evaluated,

@@ -21,6 +21,10 @@
 // - The cells' embeddings are the sample's from the start of the epoch, each replaced by
 //   the cell's newer one whenever a mini-batch holds it, so that a pull stops once the
 //   domains meet instead of acting for a whole epoch.
+// - Each step compares its cells with every row, so the rows are at most kMaxRows of the
+//   sample, drawn at random: with the cluster alignment's 20,000 at 100,000 cells the
+//   search took 2.4x the training's time (bench/README.md, thirteenth round). Being a
+//   share, a neighbourhood covers the same region in fewer rows.
 #pragma once
 
 #include <torch/torch.h>
@@ -38,12 +42,18 @@ torch::Tensor nearest_columns(const torch::Tensor& dist, int64_t k);
 
 class LocalAlignment {
  public:
+  static constexpr int64_t kMaxRows = 4000;
+
   // `embedding`: the sample's rows (n x d, L2-normalised, on the CPU); `domains`: each
   // row's domain, all below `n_domains`; `cells`: each row's cell among this process's
-  // `n_cells`, or -1 for a row of another rank. Each domain's neighbourhoods hold
-  // `share` of its rows (at least 5).
+  // `n_cells`, or -1 for a row of another rank. Of more than `max_rows` rows, `max_rows`
+  // drawn with `seed` are kept. Each domain's neighbourhoods hold `share` of its kept
+  // rows (at least 5).
   void refresh(const torch::Tensor& embedding, const std::vector<int>& domains, int n_domains,
-               const std::vector<int64_t>& cells, int64_t n_cells, double share);
+               const std::vector<int64_t>& cells, int64_t n_cells, double share, int64_t max_rows = kMaxRows,
+               uint64_t seed = 0);
+  // The rows searched since the last refresh, over all domains.
+  int64_t n_rows() const;
   // The mean squared distance of the L2-normalised embeddings `z` (B x d, tracked) of
   // `cells` from `domains` from themselves moved by their shifts, held constant. The
   // neighbourhoods are found around `evaluated`, the cells' embeddings as the refresh's

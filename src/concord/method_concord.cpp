@@ -41,7 +41,8 @@ class Concord : public Method {
     if (c_.options.align_weight > 0)
       align_.refresh(unit, domains, n_domains, c_.options.align_clusters, c_.options.seed + epoch);
     if (c_.options.align_local_weight > 0)
-      local_.refresh(unit, domains, n_domains, cells, c_.x.n_rows, c_.options.align_local_share);
+      local_.refresh(unit, domains, n_domains, cells, c_.x.n_rows, c_.options.align_local_share,
+                     LocalAlignment::kMaxRows, c_.options.seed + epoch);
   }
 
   torch::Tensor loss(Encoder& online, const Step& s) override {

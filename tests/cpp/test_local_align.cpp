@@ -162,6 +162,27 @@ TEST_CASE("local alignment stops pulling once the cells' newer embeddings meet",
   CHECK(after < 0.05f * before);
 }
 
+TEST_CASE("local alignment searches at most max_rows rows, the same ones for a seed", "[align]") {
+  Offset o(11);
+  CHECK(o.align.n_rows() == 200);
+  const std::vector<int64_t> all = all_cells(200);
+  const auto pull = [&](uint64_t seed) {
+    concord::LocalAlignment align;
+    align.refresh(o.x, o.domains, 2, all, 200, 0.1, 60, seed);
+    CHECK(align.n_rows() == 60);
+    return align.loss(o.x, o.x, o.cells, o.domains).item<float>();
+  };
+  const float full = o.align.loss(o.x, o.x, o.cells, o.domains).item<float>();
+  const float a = pull(1), b = pull(1), c = pull(2);
+  CHECK(a == b);
+  CHECK(a != c);
+  // Fewer rows, the same offset between the domains: about the same pull.
+  CHECK(a > 0.5f * full);
+  CHECK(a < 2.0f * full);
+  concord::LocalAlignment align;
+  CHECK_THROWS_AS(align.refresh(o.x, o.domains, 2, all, 200, 0.1, 0, 1), std::invalid_argument);
+}
+
 TEST_CASE("local alignment rejects a share outside (0, 1] and trains with a sample", "[align]") {
   std::vector<torch::Tensor> parts;
   std::vector<int> domains;
