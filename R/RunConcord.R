@@ -4,19 +4,19 @@
 #' mini-batch is drawn from one batch (dataset) at a time, so that the contrastive loss
 #' cannot learn to tell batches apart, and optionally partly from one cell's kNN
 #' neighbourhood (`p.intra.knn`), so that fine cell states are resolved. The defaults
-#' reproduce the reference CONCORD (Python package concord-sc 1.0.13) with four measured
+#' reproduce the reference CONCORD (Python package concord-sc 1.0.13) with five measured
 #' exceptions: `min.steps` gives small data enough training steps, `beta` is 0 (plain
 #' NT-Xent) instead of the reference's 1 (see those arguments), `lr` is 1e-3 instead
 #' of 1e-2, and batches are also aligned within clusters of the embedding
-#' (`align.weight`). With `lr = 1e-3, min.steps = 400` (against `lr = 0.01, min.steps =
+#' (`align.weight`) and within each cell's neighbourhood (`align.local.weight`). With `lr = 1e-3, min.steps = 400` (against `lr = 0.01, min.steps =
 #' 1000`) the embedding kept cell types better on both real multi-batch datasets
 #' (scIB-style Total on kang_ctrl_5donors 0.789 -> 0.865, kang_ifnb_muscat 0.815 ->
 #' 0.829, mean of 3 seeds) and on simulated clusters, and kept a simulated loop's hole
 #' (5 of 5 seeds, none before) and the geometry of simulated trajectories, in less time
 #' on small data (bench/README.md, "Learning rate and steps (fourth round)"); the
 #' alignment then took kang_ctrl_5donors past Harmony too (see `align.weight`).
-#' `lr = 0.01, min.steps = 0, beta = 1, align.weight = 0` gives the reference's training.
-#' `align.local.weight` adds a finer alignment, off by default (see there).
+#' `lr = 0.01, min.steps = 0, beta = 1, align.weight = 0, align.local.weight = 0` gives
+#' the reference's training.
 #'
 #' The input is log-normalized expression (Seurat's `data` slot, an SCE's `logcounts`);
 #' raw counts are detected and log-normalized (counts / cell total * 10000, then
@@ -112,27 +112,29 @@
 #'   cells; 4.8 -> 8.5 s on 2 threads), about a third more per epoch at 300,000.
 #' @param align.clusters Number of k-means clusters of that alignment.
 #' @param align.local.weight Weight of the alignment of batches within each cell's
-#'   neighbourhood, the finer partner of `align.weight` (not in the reference); 0, the
-#'   default, leaves it out (it is refused with `fusion = "clip"`). After the warm-up
+#'   neighbourhood, the finer partner of `align.weight` (not in the reference, which is
+#'   0); `NULL`, the default, is 50, or 0 with `fusion = "clip"`. After the warm-up
 #'   epochs each cell is pulled from the mean of its nearest cells of its own batch
 #'   towards the mean of every batch's nearest cells around it (each batch's
-#'   neighbourhood holds `align.local.share` of its cells in the sample of
-#'   `align.weight`); a batch whose neighbours lie far from the cell counts less, a
-#'   difference within sampling noise is not pulled, and the pull stops where the batches
-#'   meet. For batch effects within populations smaller than the clusters of
-#'   `align.weight`, between batches that hold the same biology (donors, technical
-#'   replicates). At 50 against 0 (bench/README.md, eleventh round; 5 seeds on real
-#'   data, 3 on simulations, 5 on the loop, 6 on the tree): kang_ctrl_5donors 0.889 ->
-#'   0.911 Total (Bio 0.941), simulated trajectory 0.721 -> 0.755, loop 0.702 -> 0.722
-#'   (hole kept in 5 of 5), clusters 0.829 -> 0.827, tree 0.722 -> 0.741,
-#'   trustworthiness level; the tree's Betti numbers read it as in pieces in 3 of 6
-#'   seeds, though its widest gap is half the defaults' (they count a loop-free shape as
-#'   connected only when a spurious loop outlives its last merge; twelfth round). But
-#'   where batches differ in biology (kang_ifnb_muscat, whose samples are control and
-#'   IFN-beta stimulated) it mixes past the cell types: Total 0.841 -> 0.837, the
-#'   same-cell-type share of 15 neighbours 0.865 -> 0.845 (PCA 0.868, Harmony 0.851). So
-#'   it is not the default. Each step searches the sample for the cells' neighbours:
-#'   1.8x the time on kang_ctrl_5donors (8.6 -> 15.4 s on 2 threads; twelfth round).
+#'   neighbourhood holds `align.local.share` of its cells among at most 4,000 cells of
+#'   the sample of `align.weight`); a batch whose neighbours lie far from the cell counts
+#'   less, a difference within sampling noise is not pulled, and the pull stops where
+#'   the batches meet. For batch effects within populations smaller than the clusters of
+#'   `align.weight`. Against 0 (bench/README.md, eleventh to thirteenth rounds; 5 seeds
+#'   on real data, 3 on simulations, 5 on the loop): kang_ctrl_5donors 0.889 -> 0.909
+#'   Total (Bio 0.923 -> 0.940; Harmony 0.878), kang_ifnb_muscat 0.841 -> 0.837
+#'   (Harmony 0.816), simulated trajectory 0.721 -> 0.755, loop 0.702 -> 0.722 (hole kept
+#'   in 5 of 5), clusters 0.829 -> 0.827, tree 0.722 -> 0.757 (0.741 over 6 seeds),
+#'   trustworthiness level. Where batches differ in biology it mixes a little past the
+#'   cell types: on kang_ifnb_muscat, whose samples are control and IFN-beta stimulated,
+#'   the share of each cell's 15 nearest neighbours of its cell type falls from 0.865 to
+#'   0.845 (PCA 0.868, Harmony 0.851), though Bio stays above every peer's (0.788;
+#'   Harmony 0.758, Seurat CCA 0.787); 0 keeps neighbourhoods purer there. The tree's
+#'   Betti numbers read it as in pieces in 3 of 6 seeds, though its widest gap is half
+#'   that at 0 (they count a loop-free shape as connected only when a spurious loop
+#'   outlives its last merge; twelfth round). Each step searches the sampled cells for
+#'   its cells' neighbours: 1.4x the time on kang_ctrl_5donors (8.0 -> 11.5 s on 2
+#'   threads), 1.4x per aligned epoch at 100,000 cells.
 #' @param align.local.share Share of each batch's sampled cells in a neighbourhood of
 #'   that alignment, in (0, 1]. A share rather than a count, so that batches of
 #'   different sizes are compared over the same region; 50 neighbours in each batch
@@ -242,7 +244,7 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.
                                latent.dim = 100,
                                encoder.dims = 1000, epochs = 15, batch.size = 256, lr = 0.001,
                                weight.decay = 0, decay.rate = 0.9409, temperature = 0.4, beta = 0,
-                               align.weight = NULL, align.clusters = 20, align.local.weight = 0,
+                               align.weight = NULL, align.clusters = 20, align.local.weight = NULL,
                                align.local.share = 0.03,
                                element.mask = 0.4, feature.mask = 0.3, p.intra.knn = 0,
                                p.intra.domain = 1, knn.k = NULL, knn.metric = "euclidean",
@@ -259,7 +261,9 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.
   .check_string(reduction.key, "reduction.key")
   .check_flag(hvg.by.batch, "hvg.by.batch")
   multimodal <- .is_modality_list(object)
-  if (is.null(align.weight)) align.weight <- if (multimodal && fusion == "clip") 0 else 7
+  clip <- multimodal && fusion == "clip"
+  if (is.null(align.weight)) align.weight <- if (clip) 0 else 7
+  if (is.null(align.local.weight)) align.local.weight <- if (clip) 0 else 50
   params <- .concord_params(
     latent.dim = latent.dim, encoder.dims = encoder.dims, epochs = epochs,
     batch.size = batch.size, lr = lr, weight.decay = weight.decay, decay.rate = decay.rate,
@@ -279,7 +283,7 @@ RunConcord.default <- function(object, group.by = NULL, features = NULL, hvg.by.
   if (!is.null(classes)) params$n_classes <- nlevels(classes)
   params$n_domains <- nlevels(batch)
   dist <- .resolve_distributed(distributed)
-  if (multimodal && fusion == "clip") {
+  if (clip) {
     weights <- c(align.weight = align.weight, align.local.weight = align.local.weight)
     for (arg in names(weights)[weights > 0]) {
       .stop("'", arg, "' aligns the joint embedding, which fusion = \"clip\" does not train; ",

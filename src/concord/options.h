@@ -181,9 +181,10 @@ struct TrainOptions {
   int align_clusters = 20;
   // Weight of the alignment of domains within each cell's neighbourhood (local_align.h),
   // applied after the warm-up epochs beside the clusters'; 0 leaves it out. At 50 the
-  // simulated tree's and trajectory's batches mix within their segments, but domains
-  // that differ in biology mix past their cell types (bench/README.md, eleventh round).
-  double align_local_weight = 0.0;
+  // simulated tree's and trajectory's batches mix within their segments and
+  // kang_ctrl_5donors keeps its cell types better; domains that differ in biology mix a
+  // little past their cell types (bench/README.md, eleventh to thirteenth rounds).
+  double align_local_weight = 50.0;
   // Share of each domain's sampled cells in a neighbourhood of that alignment.
   double align_local_share = 0.03;
   // Cells (over all ranks) whose embeddings each refresh of the alignments reads.

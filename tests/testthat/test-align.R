@@ -24,13 +24,13 @@ batch_offset <- function(emb, d) {
   sqrt(sum(gap^2)) / sqrt(sum(apply(a, 2, stats::var)))
 }
 
-# Trains without alignment and with `...`; the alignment must shrink type A's batch offset
+# Trains without alignments and with `...`; the alignment must shrink type A's batch offset
 # by half and keep type B, which the batch does not touch, apart from type A.
 expect_type_effect_removed <- function(...) {
   d <- typed_batch_effect()
   run <- function(...) run_fast(d$data, group.by = d$batch, features = rownames(d$data), epochs = 6,
                                 warmup.epochs = 1, min.steps = 120, seed = 2, ...)
-  plain <- run(align.weight = 0)
+  plain <- run(align.weight = 0, align.local.weight = 0)
   aligned <- run(...)
   expect_true(all(is.finite(aligned)))
   expect_lt(batch_offset(aligned, d), 0.5 * batch_offset(plain, d))
@@ -41,7 +41,7 @@ expect_type_effect_removed <- function(...) {
 }
 
 test_that("alignment within clusters removes a batch effect of one cell type", {
-  params <- expect_type_effect_removed(align.weight = 20, align.clusters = 2)
+  params <- expect_type_effect_removed(align.weight = 20, align.clusters = 2, align.local.weight = 0)
   expect_equal(params$align_weight, 20)
 })
 
@@ -58,16 +58,16 @@ test_that("alignment is refused with CLIP fusion, which trains no joint embeddin
   expect_error(clip(align.local.weight = 1), "'align.local.weight' aligns the joint embedding", fixed = TRUE)
 })
 
-test_that("batches are aligned within clusters by default, not with CLIP fusion, and one batch is left as it is", {
+test_that("batches are aligned within clusters and neighbourhoods by default, not with CLIP fusion, and one batch is left as it is", {
   m <- mm_data()
   weights <- function(e) unlist(attr(e, "concord")$params[c("align_weight", "align_local_weight")])
   emb <- run_fast(m$data, group.by = m$meta$batch, epochs = 3, warmup.epochs = 1)
   expect_true(all(is.finite(emb)))
-  expect_equal(weights(emb), c(align_weight = 7, align_local_weight = 0))
+  expect_equal(weights(emb), c(align_weight = 7, align_local_weight = 50))
   clip <- run_fast(list(RNA = m$data, ADT = m$adt), group.by = m$meta$batch, fusion = "clip")
   expect_equal(weights(clip), c(align_weight = 0, align_local_weight = 0))
-  one <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3, align.local.weight = 50)
-  off <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3, align.weight = 0)
+  one <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3)
+  off <- run_fast(m$data, epochs = 3, warmup.epochs = 1, seed = 3, align.weight = 0, align.local.weight = 0)
   expect_equal(weights(one), c(align_weight = 7, align_local_weight = 50))
   expect_equal(unclass(one)[, ], unclass(off)[, ])
 })

@@ -16,8 +16,8 @@ test_that("RunConcord's defaults equal the engine's", {
   expect_null(r$align.weight)
   expect_equal(e$align_weight, 7)  # NULL in R: 7, or 0 with CLIP fusion
   expect_equal(r$align.clusters, e$align_clusters)
-  expect_equal(r$align.local.weight, e$align_local_weight)
-  expect_equal(r$align.local.weight, 0)
+  expect_null(r$align.local.weight)
+  expect_equal(e$align_local_weight, 50)  # NULL in R: 50, or 0 with CLIP fusion
   expect_equal(r$align.local.share, e$align_local_share)
   expect_equal(r$decay.rate, e$lr_decay)
   expect_equal(r$temperature, e$temperature)
@@ -36,14 +36,15 @@ test_that("RunConcord's defaults equal the engine's", {
   expect_equal(e$threads, 0L)  # 0 = every core, NULL in R
 })
 
-test_that("the reference CONCORD defaults are kept, but for the four measured changes", {
+test_that("the reference CONCORD defaults are kept, but for the five measured changes", {
   r <- formals(concordR:::RunConcord.default)
   expect_equal(c(r$latent.dim, r$encoder.dims, r$batch.size, r$epochs), c(100, 1000, 256, 15))
   expect_equal(c(r$decay.rate, r$temperature), c(0.97^2, 0.4))
   # Departures, measured in bench/README.md: plain NT-Xent (reference beta = 1), a
   # minimum number of steps (the reference has none, i.e. min.steps = 0), a tenth of
-  # the reference's learning rate (1e-2) and the alignment within clusters (reference:
-  # none, align.weight = 0; the default NULL is 7, test above).
+  # the reference's learning rate (1e-2) and the alignments within clusters and
+  # neighbourhoods (reference: none, align.weight = align.local.weight = 0; the defaults
+  # NULL are 7 and 50, test above).
   expect_equal(c(r$beta, r$min.steps, r$lr), c(0, 400, 1e-3))
   expect_equal(c(r$element.mask, r$feature.mask, r$p.intra.knn, r$p.intra.domain), c(0.4, 0.3, 0, 1))
   expect_equal(r$weight.decay, 0)
