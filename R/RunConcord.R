@@ -123,8 +123,8 @@
 #'   `align.weight`. Against 0 (bench/README.md, eleventh to thirteenth rounds; 5 seeds
 #'   on real data, 3 on simulations, 5 on the loop): kang_ctrl_5donors 0.889 -> 0.909
 #'   Total (Bio 0.923 -> 0.940; Harmony 0.878), kang_ifnb_muscat 0.841 -> 0.837
-#'   (Harmony 0.816), simulated trajectory 0.721 -> 0.755, loop 0.702 -> 0.722 (hole kept
-#'   in 5 of 5), clusters 0.829 -> 0.827, tree 0.722 -> 0.757 (0.741 over 6 seeds),
+#'   (Harmony 0.816), simulated trajectory 0.721 -> 0.751, loop 0.702 -> 0.723 (hole kept
+#'   in 5 of 5), clusters 0.829 -> 0.826, tree 0.722 -> 0.758 (0.741 over 6 seeds),
 #'   trustworthiness level. Where batches differ in biology it mixes a little past the
 #'   cell types: on kang_ifnb_muscat, whose samples are control and IFN-beta stimulated,
 #'   the share of each cell's 15 nearest neighbours of its cell type falls from 0.865 to
