@@ -22,9 +22,10 @@
 //   the cell's newer one whenever a mini-batch holds it, so that a pull stops once the
 //   domains meet instead of acting for a whole epoch.
 // - Each step compares its cells with every row, so the rows are at most kMaxRows of the
-//   sample, drawn at random: with the cluster alignment's 20,000 at 100,000 cells the
-//   search took 2.4x the training's time (bench/README.md, thirteenth round). Being a
-//   share, a neighbourhood covers the same region in fewer rows.
+//   sample, drawn at random each epoch: with all of the cluster alignment's 20,000 at
+//   100,000 cells an aligned step took 2.9x as long as without the term, with 4,000 1.4x
+//   (bench/README.md, thirteenth round). Being a share, a neighbourhood covers the same
+//   region in fewer rows.
 #pragma once
 
 #include <torch/torch.h>
