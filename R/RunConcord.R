@@ -11,10 +11,11 @@
 #' (`align.weight`) and within each cell's neighbourhood (`align.local.weight`). With
 #' `lr = 1e-3, min.steps = 400` (against `lr = 0.01, min.steps = 1000`) the embedding
 #' kept cell types better on both real multi-batch datasets (scIB-style Total on
-#' kang_ctrl_5donors 0.789 -> 0.865, kang_ifnb_muscat 0.815 -> 0.829, mean of 3 seeds) and on simulated clusters, and kept a simulated loop's hole
-#' (5 of 5 seeds, none before) and the geometry of simulated trajectories, in less time
-#' on small data (bench/README.md, "Learning rate and steps (fourth round)"); the
-#' alignment then took kang_ctrl_5donors past Harmony too (see `align.weight`).
+#' kang_ctrl_5donors 0.789 -> 0.865, kang_ifnb_muscat 0.815 -> 0.829, mean of 3 seeds)
+#' and on simulated clusters, and kept a simulated loop's hole (5 of 5 seeds, none
+#' before) and the geometry of simulated trajectories, in less time on small data
+#' (bench/README.md, "Learning rate and steps (fourth round)"); the alignment then took
+#' kang_ctrl_5donors past Harmony too (see `align.weight`).
 #' `lr = 0.01, min.steps = 0, beta = 1, align.weight = 0, align.local.weight = 0` gives
 #' the reference's training.
 #'
