@@ -19,6 +19,9 @@ source(file.path(dirname(script), "common.R"))
 opt <- bench_options(list(sizes = "100000,300000,1000000", threads = "2", epochs = "15", align.weight = "default",
                           align.local.weight = "default", dir = "/tmp/concordR-scale", keep = "FALSE", run = "", data.dir = "../shared/data"))
 
+# "default" leaves RunConcord's default (NULL), else the number.
+weight_arg <- function(value) if (value == "default") NULL else as.numeric(value)
+
 peak_mb <- function() {
   status <- readLines("/proc/self/status")
   as.numeric(gsub("[^0-9]", "", grep("^VmHWM", status, value = TRUE))) / 1024
@@ -30,8 +33,8 @@ if (nzchar(opt$run)) {
   started <- proc.time()[["elapsed"]]
   emb <- RunConcord(opt$run, group.by = "batch", threads = as.integer(opt$threads),
                     epochs = as.integer(opt$epochs),
-                    align.weight = if (opt$align.weight == "default") NULL else as.numeric(opt$align.weight),
-                    align.local.weight = if (opt$align.local.weight == "default") NULL else as.numeric(opt$align.local.weight),
+                    align.weight = weight_arg(opt$align.weight),
+                    align.local.weight = weight_arg(opt$align.local.weight),
                     verbose = FALSE)
   total <- proc.time()[["elapsed"]] - started
   info <- attr(emb, "concord")

@@ -3,11 +3,15 @@
 
 bundled <- function() readRDS(system.file("extdata", "kang_ifnb.rds", package = "concordR"))
 
-shared_dataset <- function(name) {
-  path <- file.path(testthat::test_path(), "..", "..", "..", "shared", "data", name, paste0(name, ".rds"))
-  if (!file.exists(path)) testthat::skip(paste("shared dataset", name, "not available"))
-  readRDS(path)
+# A file of the shared dataset `name` (../shared/data/<name>/...); skips the test where
+# it is absent.
+shared_file <- function(name, ...) {
+  path <- file.path(testthat::test_path(), "..", "..", "..", "shared", "data", name, ...)
+  if (!file.exists(path)) testthat::skip(paste("shared file", file.path(name, ...), "not available"))
+  path
 }
+
+shared_dataset <- function(name) readRDS(shared_file(name, paste0(name, ".rds")))
 
 # A small subset: 60 cells from each of the four samples, 300 genes.
 small_data <- function() {

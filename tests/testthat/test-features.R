@@ -95,7 +95,7 @@ test_that("an .h5ad file read in blocks chooses the same features as the matrix 
   skip_if_not_installed("hdf5r")
   name <- "kang_ctrl_5donors"
   d <- shared_dataset(name)
-  path <- file.path(testthat::test_path(), "..", "..", "..", "shared", "data", name, paste0(name, ".h5ad"))
+  path <- shared_file(name, paste0(name, ".h5ad"))
   input <- concordR:::.read_h5ad(path, block.values = 2e5)
   batch <- factor(input$meta$batch)
   expect_identical(as.character(batch), as.character(d$meta$batch))

@@ -94,7 +94,7 @@ run_file <- function(object, ...) do.call(RunConcord, c(list(object), utils::mod
 test_that("an .h5ad file trains exactly as the same data in memory", {
   skip_if_not_installed("hdf5r")
   name <- "kang_ifnb_muscat"
-  path <- file.path(testthat::test_path(), "..", "..", "..", "shared", "data", name, paste0(name, ".h5ad"))
+  path <- shared_file(name, paste0(name, ".h5ad"))
   d <- shared_dataset(name)
   from.file <- run_file(path, group.by = "batch")
   in.memory <- run_file(d$counts, group.by = d$meta$batch)

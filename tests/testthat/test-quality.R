@@ -19,8 +19,7 @@ quality <- function(name) {
 }
 
 harmony <- function(name, cells) {
-  path <- file.path(testthat::test_path(), "..", "..", "..", "shared", "data", name, "peers", "harmony.tsv.gz")
-  if (!file.exists(path)) testthat::skip(paste("Harmony's embedding of", name, "not available"))
+  path <- shared_file(name, "peers", "harmony.tsv.gz")
   as.matrix(utils::read.delim(path, row.names = 1, check.names = FALSE)[cells, , drop = FALSE])
 }
 
